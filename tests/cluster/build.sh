@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Build the local control plane from Go modules, or reuse the cached build.
+#
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  <- k8s.io/kubernetes
+#   etcd                                                              <- go.etcd.io/etcd/server/v3
+#   kwok, kwokctl                                                     <- sigs.k8s.io/kwok
+#
+# Everything comes from the Go module proxy. Binaries land in a cache
+# directory outside the checkout, keyed by the pinned versions, so a fresh
+# clone on the same machine reuses them. Prints the binary directory on stdout.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+
+log() { printf '[cluster-build] %s\n' "$*" >&2; }
+
+if ! command -v go >/dev/null 2>&1; then
+  cat >&2 <<'EOF'
+error: the Go toolchain (go >= 1.26.0) is not on PATH.
+  The local control plane is built from Go modules. Either install Go 1.26 or
+  newer and re-run, or run the integration tests against an existing cluster:
+    INFEROPS_KUBECONFIG=/path/to/kubeconfig make test
+EOF
+  exit 3
+fi
+
+CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}
+KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOOS)-$(go env GOARCH)"
+BIN="$CACHE_ROOT/bin/$KEY"
+WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
+
+complete() {
+  local b
+  for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done
+}
+
+if complete; then
+  echo "$BIN"
+  exit 0
+fi
+
+mkdir -p "$CACHE_ROOT/bin"
+exec 9>"$CACHE_ROOT/build.lock"
+flock 9
+if complete; then  # another process finished the build while we waited
+  echo "$BIN"
+  exit 0
+fi
+
+WORK=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+OUT="$WORK/out"
+mkdir -p "$OUT"
+export CGO_ENABLED=0 GOFLAGS="-trimpath" GOTOOLCHAIN=local
+
+# wrapper_module DIR MODULE VERSION PKG...: a throwaway module that requires
+# MODULE@VERSION and imports the main packages, so `go mod tidy` resolves them.
+wrapper_module() {
+  local dir=$1 mod=$2 ver=$3
+  shift 3
+  mkdir -p "$dir"
+  {
+    echo "module inferops.local/controlplane"
+    echo
+    echo "go 1.26.0"
+  } >"$dir/go.mod"
+  {
+    echo "//go:build tools"
+    echo
+    echo "package tools"
+    echo
+    echo "import ("
+    local p
+    for p in "$@"; do echo "	_ \"$p\""; done
+    echo ")"
+  } >"$dir/tools.go"
+  (cd "$dir" && go mod edit -require="$mod@$ver")
+}
+
+t0=$(date +%s)
+
+# --- kwok ----------------------------------------------------------------
+log "kwok $KWOK_VERSION"
+D="$WORK/kwok"
+wrapper_module "$D" sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+(cd "$D" && go mod tidy >&2 && go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" -o "$OUT/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl)
+
+# --- etcd ----------------------------------------------------------------
+log "etcd $ETCD_VERSION"
+D="$WORK/etcd"
+wrapper_module "$D" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+(cd "$D" && go mod tidy >&2 && go build -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3)
+
+# --- kubernetes ----------------------------------------------------------
+log "kubernetes $K8S_VERSION"
+D="$WORK/k8s"
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+PKGS=()
+for c in "${K8S_CMDS[@]}"; do PKGS+=("k8s.io/kubernetes/cmd/$c"); done
+wrapper_module "$D" k8s.io/kubernetes "$K8S_VERSION" "${PKGS[@]}"
+# k8s.io/kubernetes points every staging module (k8s.io/api, k8s.io/client-go, ...)
+# at ./staging/src. Outside its repository each one maps to its published tag
+# v0.<minor>.<patch>. The list comes from the downloaded go.mod, not from here.
+K8S_GOMOD=$(cd "$D" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)
+STAGING_TAG="v0.${K8S_VERSION#v1.}"
+mapfile -t STAGING < <(go mod edit -json "$K8S_GOMOD" | jq -r '.Replace[] | select(.New.Path | startswith("./staging/")) | .Old.Path')
+[ "${#STAGING[@]}" -gt 0 ] || { log "no staging replaces found in $K8S_GOMOD"; exit 1; }
+log "mapping ${#STAGING[@]} staging modules to $STAGING_TAG"
+EDITS=()
+for m in "${STAGING[@]}"; do EDITS+=("-replace=$m=$m@$STAGING_TAG"); done
+# carry any non-staging replace of the upstream go.mod over as it is
+while IFS=$'\t' read -r old new ver; do
+  if [ -n "$ver" ]; then EDITS+=("-replace=$old=$new@$ver"); fi
+done < <(go mod edit -json "$K8S_GOMOD" | jq -r '.Replace[] | select(.New.Path | startswith("./") | not) | [.Old.Path, .New.Path, (.New.Version // "")] | @tsv')
+(cd "$D" && go mod edit "${EDITS[@]}" && go mod tidy >&2)
+MINOR=${K8S_VERSION#v1.}
+MINOR=${MINOR%%.*}
+VFLAGS=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  VFLAGS+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+(cd "$D" && go build -ldflags "-s -w$VFLAGS" -o "$OUT/" "${PKGS[@]}")
+
+for b in "${WANT[@]}"; do [ -x "$OUT/$b" ] || { log "missing $b after build"; exit 1; }; done
+rm -rf "$BIN"
+mv "$OUT" "$BIN"
+log "built in $(( $(date +%s) - t0 ))s -> $BIN"
+echo "$BIN"
