@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Server-side apply with one field manager, check mode as a server-side dry run, and quiet diffs.
+
+Every API module that writes goes through `apply_objects`: CustomResourceDefinitions
+first (and only then the objects they serve, once established), everything else in the
+order given. Optimistic-lock conflicts, throttling and API restarts are retried.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
+    K8sError,
+    K8sUnreachableError,
+)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for_crd_established
+
+FIELD_MANAGER = "inferops.kubernetes"
+
+# Metadata the API server maintains by itself: shown in no diff, compared by no `changed`.
+NOISY_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+
+RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
+
+
+def strip_noise(obj):
+    """A copy of obj without the fields that change on every write."""
+    if not obj:
+        return {}
+    clean = copy.deepcopy(obj)
+    metadata = clean.get("metadata") or {}
+    for key in NOISY_METADATA:
+        metadata.pop(key, None)
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        if not annotations:
+            metadata.pop("annotations")
+    return clean
+
+
+def object_ref(obj):
+    metadata = obj.get("metadata") or {}
+    ref = "%s/%s" % (obj.get("kind"), metadata.get("name"))
+    if metadata.get("namespace"):
+        ref = "%s %s/%s" % (obj.get("kind"), metadata["namespace"], metadata.get("name"))
+    return ref
+
+
+def with_retries(func, retries=5, delay=0.5, sleep=time.sleep):
+    """Call func; retry optimistic-lock conflicts, throttling and API restarts with backoff.
+
+    A server-side apply field conflict is not retried: it needs a decision (force_conflicts).
+    """
+    attempt = 0
+    while True:
+        try:
+            return func()
+        except K8sError as exc:
+            status = exc.details.get("status")
+            retryable = isinstance(exc, K8sUnreachableError) or (
+                status in RETRY_STATUSES and "Server-side apply" not in exc.msg
+            )
+            if not retryable or attempt >= retries:
+                raise
+        attempt += 1
+        sleep(delay * (2 ** (attempt - 1)))
+
+
+def _validate(obj):
+    """Reject an object that cannot be applied, before anything is written."""
+    if not isinstance(obj, dict):
+        raise K8sError("Each object must be a mapping, got %s." % type(obj).__name__)
+    for field in ("apiVersion", "kind"):
+        if not obj.get(field):
+            raise K8sError("Object %s has no %s." % (obj.get("metadata", {}).get("name", "?"), field))
+    if not (obj.get("metadata") or {}).get("name"):
+        raise K8sError("A %s has no metadata.name." % obj["kind"])
+
+
+def apply_object(client, obj, check_mode=False, force_conflicts=False, field_manager=FIELD_MANAGER):
+    """Apply one object; return {changed, result, diff, ref}. In check mode nothing is persisted."""
+    _validate(obj)
+    metadata = obj["metadata"]
+    resource = client.resource(obj["apiVersion"], obj["kind"])
+    namespace = metadata.get("namespace") if resource.namespaced else None
+    if resource.namespaced and not namespace:
+        raise K8sError("%s %s is namespaced: set metadata.namespace." % (obj["kind"], metadata["name"]))
+    before = with_retries(lambda: client.get(obj["apiVersion"], obj["kind"], metadata["name"], namespace))
+    kwargs = dict(field_manager=field_manager, force_conflicts=force_conflicts)
+    if check_mode:
+        kwargs["dry_run"] = "All"
+    after = with_retries(
+        lambda: client.call(
+            "apply", obj["kind"], resource.server_side_apply, body=obj, name=metadata["name"], namespace=namespace, **kwargs
+        ).to_dict()
+    )
+    clean_before, clean_after = strip_noise(before), strip_noise(after)
+    return {
+        "changed": clean_before != clean_after,
+        "ref": object_ref(obj),
+        "result": after,
+        "diff": {"before": clean_before, "after": clean_after},
+        "created": before is None,
+    }
+
+
+def _order(objects):
+    crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
+    rest = [o for o in objects if o.get("kind") != "CustomResourceDefinition"]
+    return crds, rest
+
+
+def apply_objects(client, objects, check_mode=False, force_conflicts=False, field_manager=FIELD_MANAGER, crd_timeout=60):
+    """Apply a list of objects in a safe order; return {changed, results, diff}.
+
+    Every object is validated before the first write. CRDs are applied first and waited
+    for until Established, so objects of their kinds resolve. In check mode a CRD that does
+    not exist yet cannot serve a dry run of its objects; those are reported as would-be created.
+    """
+    for obj in objects:
+        _validate(obj)
+    crds, rest = _order(objects)
+    results = []
+    pending_kinds = set()
+    for crd in crds:
+        outcome = apply_object(client, crd, check_mode, force_conflicts, field_manager)
+        results.append(outcome)
+        if check_mode and outcome["created"]:
+            spec = crd.get("spec") or {}
+            for version in spec.get("versions") or []:
+                pending_kinds.add(("%s/%s" % (spec.get("group"), version.get("name")), (spec.get("names") or {}).get("kind")))
+        elif not check_mode:
+            wait_for_crd_established(client, crd["metadata"]["name"], timeout=crd_timeout)
+    if crds and not check_mode:
+        client.invalidate_discovery()
+    for obj in rest:
+        if (obj["apiVersion"], obj["kind"]) in pending_kinds:
+            clean = strip_noise(obj)
+            results.append(
+                {"changed": True, "ref": object_ref(obj), "result": obj, "diff": {"before": {}, "after": clean}, "created": True}
+            )
+            continue
+        results.append(apply_object(client, obj, check_mode, force_conflicts, field_manager))
+    return {
+        "changed": any(r["changed"] for r in results),
+        "results": results,
+        "diff": [
+            dict(r["diff"], before_header=r["ref"], after_header=r["ref"]) for r in results if r["changed"]
+        ],
+    }

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection to the Kubernetes API, shared by every API module.
+
+Auth options carry kubernetes.core's names and K8S_AUTH_* variables (see the
+`k8s_auth` doc fragment). Discovery is read once per module run: the dynamic
+client's cache file lives in a private temporary directory of this process,
+so nothing stale from another run or another user is ever read.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
+    K8sConfigError,
+    K8sUnreachableError,
+    missing_crd_error,
+    translate_api_error,
+)
+
+try:
+    import urllib3
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError:
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+
+
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+)
+
+# How long one API request may take, and how often a dropped connection is retried
+# by urllib3 before the module says the API server is unreachable.
+REQUEST_TIMEOUT = 30
+CONNECT_RETRIES = 2
+
+
+def _discovery_cache_file():
+    tmp = tempfile.mkdtemp(prefix="inferops-discovery-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return os.path.join(tmp, "discovery.json")
+
+
+def _kubeconfig_contexts(path_or_dict):
+    try:
+        if isinstance(path_or_dict, dict):
+            contexts = path_or_dict.get("contexts") or []
+            return sorted(c.get("name") for c in contexts if c.get("name"))
+        contexts, _active = k8s_config.list_kube_config_contexts(config_file=path_or_dict)
+        return sorted(c["name"] for c in contexts)
+    except Exception:  # pylint: disable=broad-except
+        return []
+
+
+def build_configuration(params):
+    """A kubernetes.client.Configuration from the auth options, with errors that name the option."""
+    configuration = k8s_client.Configuration()
+    kubeconfig = params.get("kubeconfig")
+    context = params.get("context")
+    host = params.get("host")
+
+    if isinstance(kubeconfig, str):
+        kubeconfig = os.path.expanduser(kubeconfig)
+        if not os.path.isfile(kubeconfig):
+            raise K8sConfigError(
+                "kubeconfig: the file %s does not exist. Give the path of an existing kubeconfig "
+                "(option kubeconfig or K8S_AUTH_KUBECONFIG), or host and api_key." % kubeconfig
+            )
+    elif kubeconfig is not None and not isinstance(kubeconfig, dict):
+        raise K8sConfigError("kubeconfig: expected a file path or a kubeconfig dictionary, got %s." % type(kubeconfig).__name__)
+
+    if kubeconfig is None and host is None:
+        # kubernetes.core behaves the same: in-cluster service account first, then ~/.kube/config.
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and context is None:
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+                kubeconfig = False
+            except ConfigException:
+                kubeconfig = None
+        if kubeconfig is None:
+            default = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
+            if not os.path.isfile(default):
+                raise K8sConfigError(
+                    "No cluster given: set kubeconfig (or K8S_AUTH_KUBECONFIG), or host and api_key. "
+                    "The default kubeconfig %s does not exist." % default
+                )
+            kubeconfig = default
+
+    if kubeconfig:
+        try:
+            if isinstance(kubeconfig, dict):
+                k8s_config.load_kube_config_from_dict(
+                    kubeconfig, context=context, client_configuration=configuration, persist_config=False
+                )
+            else:
+                k8s_config.load_kube_config(
+                    config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
+                )
+        except ConfigException as exc:
+            where = kubeconfig if isinstance(kubeconfig, str) else "the kubeconfig dictionary"
+            known = _kubeconfig_contexts(kubeconfig)
+            if context and context not in known:
+                raise K8sConfigError(
+                    "context: %s is not a context of %s. Known contexts: %s."
+                    % (context, where, ", ".join(known) or "none")
+                )
+            raise K8sConfigError("kubeconfig: %s could not be loaded: %s" % (where, exc))
+        except (OSError, ValueError) as exc:
+            raise K8sConfigError("kubeconfig: %s could not be read: %s" % (kubeconfig, exc))
+
+    if host:
+        configuration.host = host
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer %s" % params["api_key"]}
+    if params.get("validate_certs") is not None:
+        configuration.verify_ssl = params["validate_certs"]
+    for option, attribute in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
+        value = params.get(option)
+        if value:
+            if not os.path.isfile(value):
+                raise K8sConfigError("%s: the file %s does not exist." % (option, value))
+            setattr(configuration, attribute, value)
+    if params.get("proxy"):
+        configuration.proxy = params["proxy"]
+    if not configuration.host or configuration.host == "http://localhost":
+        if not host and not kubeconfig:
+            raise K8sConfigError("host: no API server address found; set host or kubeconfig.")
+    configuration.retries = urllib3.Retry(total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=0, redirect=0, backoff_factor=0.2)
+    return configuration
+
+
+class K8sClient:
+    """The dynamic client plus the bits every API module needs around it."""
+
+    def __init__(self, params):
+        self.params = params
+        self.context = params.get("context")
+        self.configuration = build_configuration(params)
+        self.api_client = k8s_client.ApiClient(self.configuration)
+        self._dynamic = None
+
+    @property
+    def host(self):
+        return self.configuration.host
+
+    @property
+    def dynamic(self):
+        if self._dynamic is None:
+            try:
+                self._dynamic = DynamicClient(self.api_client, cache_file=_discovery_cache_file())
+            except ApiException as exc:
+                raise translate_api_error(exc, "discover", "the API", context=self.context)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self.unreachable(exc)
+        return self._dynamic
+
+    def unreachable(self, exc):
+        return K8sUnreachableError(
+            "The Kubernetes API server at %s is unreachable: %s. Check that the cluster is running and that "
+            "kubeconfig / context / host point at it." % (self.host, getattr(exc, "reason", None) or exc),
+            host=self.host,
+        )
+
+    def resource(self, api_version, kind):
+        """The dynamic Resource for apiVersion/kind; a missing CRD gets a message that says what to install."""
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise missing_crd_error(api_version, kind)
+        except ResourceNotUniqueError:
+            # A kind served as both the resource and a subresource: pick the top-level one.
+            for candidate in self.dynamic.resources.search(api_version=api_version, kind=kind):
+                if "/" not in candidate.name:
+                    return candidate
+            raise missing_crd_error(api_version, kind)
+        except ApiException as exc:
+            raise translate_api_error(exc, "discover", kind, context=self.context)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(exc)
+
+    def call(self, verb, kind, func, *args, name=None, namespace=None, **kwargs):
+        """Run one API call; translate its failure into a K8sError that names verb, kind and object."""
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+        try:
+            return func(*args, name=name, namespace=namespace, **kwargs) if name else func(*args, namespace=namespace, **kwargs)
+        except ApiException as exc:
+            raise translate_api_error(exc, verb, kind, name=name, namespace=namespace, context=self.context)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(exc)
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        """All objects of a kind as plain dicts."""
+        resource = self.resource(api_version, kind)
+        kwargs = {}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        if field_selector:
+            kwargs["field_selector"] = field_selector
+        result = self.call("list", resource.kind, resource.get, namespace=namespace, **kwargs)
+        return list(result.to_dict().get("items", []))
+
+    def get(self, api_version, kind, name, namespace=None):
+        """One object as a dict, or None when it does not exist."""
+        resource = self.resource(api_version, kind)
+        try:
+            return self.call("get", resource.kind, resource.get, name=name, namespace=namespace).to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, "details", {}).get("status") == 404:
+                return None
+            raise
+
+    def invalidate_discovery(self):
+        """Forget discovery, e.g. after a CRD became established."""
+        if self._dynamic is not None:
+            self._dynamic.resources.invalidate_cache()

@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Errors of the Kubernetes access layer, each with a message that names the cause and the fix."""
+
+from __future__ import annotations
+
+import json
+
+# API groups of the CRDs this collection writes, and what installs them.
+CRD_PROVIDERS = {
+    "keda.sh": "KEDA",
+    "monitoring.coreos.com": "the prometheus-operator CRDs",
+    "serving.kserve.io": "KServe",
+    "cert-manager.io": "cert-manager",
+    "gateway.networking.k8s.io": "the Gateway API CRDs",
+    "nvidia.com": "the NVIDIA GPU Operator",
+}
+
+
+class K8sError(Exception):
+    """Base class: a failure of the access layer that a module reports as-is."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+class K8sConfigError(K8sError):
+    """The connection settings themselves are wrong (kubeconfig path, context, options)."""
+
+
+class K8sUnreachableError(K8sError):
+    """The API server did not answer."""
+
+
+class K8sAuthError(K8sError):
+    """401 or 403."""
+
+
+class K8sCrdMissingError(K8sError):
+    """The kind is served by a CRD that is not installed (or not yet established)."""
+
+
+class K8sConflictError(K8sError):
+    """409 that retries could not resolve, or a server-side apply field conflict."""
+
+
+class K8sApiError(K8sError):
+    """Any other error answer of the API server."""
+
+
+def missing_crd_error(api_version, kind):
+    group = api_version.split("/", 1)[0] if "/" in api_version else ""
+    provider = CRD_PROVIDERS.get(group)
+    hint = "install %s first" % provider if provider else "install the CustomResourceDefinition that serves it first"
+    return K8sCrdMissingError(
+        "The cluster does not serve %s %s: its CustomResourceDefinition is not installed or not established; %s."
+        % (api_version, kind, hint),
+        api_version=api_version,
+        kind=kind,
+    )
+
+
+def _status_message(exc):
+    """The `message` of a Kubernetes Status body, or the raw reason."""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict) and data.get("message"):
+                return data["message"]
+        except (TypeError, ValueError):
+            pass
+    return getattr(exc, "reason", None) or str(exc)
+
+
+def _status_reason(exc):
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            return (json.loads(body) or {}).get("reason")
+        except (TypeError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def is_apply_conflict(exc):
+    """A server-side apply field-ownership conflict (not an optimistic-lock 409)."""
+    return getattr(exc, "status", None) == 409 and "Apply failed with" in _status_message(exc)
+
+
+def translate_api_error(exc, verb, kind, name=None, namespace=None, context=None):
+    """Turn an ApiException into a K8sError that says what was attempted and what to do."""
+    status = getattr(exc, "status", None)
+    message = _status_message(exc)
+    target = kind
+    if name:
+        target += " %s" % (namespace + "/" + name if namespace else name)
+    elif namespace:
+        target += " in namespace %s" % namespace
+    who = " (context %s)" % context if context else ""
+    if status == 401:
+        return K8sAuthError(
+            "401 Unauthorized while trying to %s %s: the API server rejected the credentials%s. "
+            "Check the token or client certificate in the kubeconfig, or api_key." % (verb, target, who),
+            status=status,
+        )
+    if status == 403:
+        return K8sAuthError(
+            "403 Forbidden: the identity in use may not %s %s%s. The API server said: %s. "
+            "Grant that verb on that resource with RBAC, or use an identity that has it." % (verb, target, who, message),
+            status=status,
+        )
+    if status == 409 and is_apply_conflict(exc):
+        return K8sConflictError(
+            "Server-side apply of %s conflicts with fields owned by another field manager: %s. "
+            "Set force_conflicts=true to take ownership, or remove those fields from the spec." % (target, message),
+            status=status,
+        )
+    if status == 409:
+        return K8sConflictError("409 Conflict while trying to %s %s, still after retries: %s" % (verb, target, message), status=status)
+    if status == 422:
+        return K8sApiError("The API server rejected %s as invalid: %s" % (target, message), status=status, reason=_status_reason(exc))
+    return K8sApiError("%s while trying to %s %s: %s" % (status, verb, target, message), status=status, reason=_status_reason(exc))

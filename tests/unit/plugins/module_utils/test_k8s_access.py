@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from kubernetes.client.rest import ApiException
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import strip_noise, with_retries
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient, build_configuration
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
+    K8sAuthError,
+    K8sConfigError,
+    K8sConflictError,
+    K8sCrdMissingError,
+    K8sUnreachableError,
+    missing_crd_error,
+    translate_api_error,
+)
+
+
+def kubeconfig_dict(server="https://127.0.0.1:1", contexts=("one", "two")):
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": name, "context": {"cluster": "c", "user": "u"}} for name in contexts],
+        "current-context": contexts[0],
+    }
+
+
+@pytest.fixture
+def kubeconfig_file(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig_dict()))
+    return str(path)
+
+
+def api_exception(status, message, reason=None):
+    exc = ApiException(status=status, reason=reason or "x")
+    exc.body = json.dumps({"kind": "Status", "message": message, "reason": reason})
+    return exc
+
+
+def test_missing_kubeconfig_names_the_path(tmp_path):
+    missing = tmp_path / "nope" / "config"
+    with pytest.raises(K8sConfigError) as err:
+        build_configuration({"kubeconfig": str(missing)})
+    assert str(missing) in err.value.msg
+    assert "kubeconfig" in err.value.msg
+
+
+def test_unknown_context_lists_known_ones(kubeconfig_file):
+    with pytest.raises(K8sConfigError) as err:
+        build_configuration({"kubeconfig": kubeconfig_file, "context": "prod"})
+    assert "context: prod is not a context" in err.value.msg
+    assert "one, two" in err.value.msg
+
+
+def test_known_context_and_dict_kubeconfig(kubeconfig_file):
+    assert build_configuration({"kubeconfig": kubeconfig_file, "context": "two"}).host == "https://127.0.0.1:1"
+    config = build_configuration({"kubeconfig": kubeconfig_dict("https://10.9.8.7:6443")})
+    assert config.host == "https://10.9.8.7:6443"
+
+
+def test_host_and_api_key_override(kubeconfig_file):
+    config = build_configuration({"kubeconfig": kubeconfig_file, "host": "https://127.0.0.1:2", "api_key": "s3cret"})
+    assert config.host == "https://127.0.0.1:2"
+    assert config.api_key == {"authorization": "Bearer s3cret"}
+
+
+def test_missing_ca_cert_file(kubeconfig_file, tmp_path):
+    with pytest.raises(K8sConfigError, match="ca_cert: the file"):
+        build_configuration({"kubeconfig": kubeconfig_file, "ca_cert": str(tmp_path / "ca.pem")})
+
+
+def test_no_cluster_given(monkeypatch, tmp_path):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    with pytest.raises(K8sConfigError, match="No cluster given"):
+        build_configuration({})
+
+
+def test_unreachable_api_server_is_named(kubeconfig_file):
+    # Port 1 on loopback: nothing listens, the connection is refused for real.
+    client = K8sClient({"kubeconfig": kubeconfig_file})
+    with pytest.raises(K8sUnreachableError) as err:
+        client.resource("v1", "Node")
+    assert "https://127.0.0.1:1" in err.value.msg and "unreachable" in err.value.msg
+
+
+def test_translate_401_403():
+    err = translate_api_error(api_exception(401, "Unauthorized"), "list", "Node", context="kwok")
+    assert isinstance(err, K8sAuthError) and "401" in err.msg and "context kwok" in err.msg
+    message = 'nodes is forbidden: User "system:serviceaccount:ml:reader" cannot list resource "nodes"'
+    err = translate_api_error(api_exception(403, message, "Forbidden"), "list", "Node")
+    assert isinstance(err, K8sAuthError)
+    assert "may not list Node" in err.msg and message in err.msg and "RBAC" in err.msg
+
+
+def test_translate_apply_conflict_asks_for_a_decision():
+    exc = api_exception(409, 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas', "Conflict")
+    err = translate_api_error(exc, "apply", "Deployment", name="web", namespace="ml")
+    assert isinstance(err, K8sConflictError)
+    assert "force_conflicts" in err.msg and "Deployment ml/web" in err.msg
+
+
+def test_missing_crd_message_says_what_to_install():
+    err = missing_crd_error("keda.sh/v1alpha1", "ScaledObject")
+    assert isinstance(err, K8sCrdMissingError) and "install KEDA first" in err.msg
+    assert "install the CustomResourceDefinition" in missing_crd_error("example.com/v1", "Widget").msg
+
+
+def test_with_retries_retries_optimistic_conflicts():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise translate_api_error(api_exception(409, "the object has been modified"), "update", "Node", name="n")
+        return "ok"
+
+    assert with_retries(flaky, sleep=lambda s: None) == "ok"
+    assert len(calls) == 3
+
+
+def test_with_retries_does_not_retry_apply_conflicts_and_gives_up():
+    calls = []
+
+    def conflict():
+        calls.append(1)
+        raise translate_api_error(api_exception(409, "Apply failed with 2 conflicts"), "apply", "Service", name="s")
+
+    with pytest.raises(K8sConflictError):
+        with_retries(conflict, sleep=lambda s: None)
+    assert len(calls) == 1
+
+    def always_busy():
+        calls.append(1)
+        raise translate_api_error(api_exception(503, "etcd leader changed"), "get", "Node", name="n")
+
+    calls.clear()
+    with pytest.raises(Exception, match="503"):
+        with_retries(always_busy, retries=2, sleep=lambda s: None)
+    assert len(calls) == 3
+
+
+def test_strip_noise_drops_server_bookkeeping_only():
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "x", "namespace": "ml", "resourceVersion": "12", "generation": 3, "uid": "u",
+            "managedFields": [{}], "creationTimestamp": "t", "labels": {"a": "b"},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        },
+        "data": {"k": "v"},
+    }
+    assert strip_noise(obj) == {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "ml", "labels": {"a": "b"}}, "data": {"k": "v"},
+    }
+    assert obj["metadata"]["resourceVersion"] == "12"  # the input is left alone
+    assert strip_noise(None) == {}
