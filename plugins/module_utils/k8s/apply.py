@@ -26,6 +26,20 @@ NOISY_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "crea
 
 RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
 
+# Secret values never leave the module: results and diffs carry this instead.
+REDACTED = "**redacted**"
+
+
+def redact(obj):
+    """A copy of obj with Secret values replaced; other kinds are returned as they are."""
+    if not obj or obj.get("kind") != "Secret":
+        return obj
+    clean = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if clean.get(field):
+            clean[field] = {key: REDACTED for key in clean[field]}
+    return clean
+
 
 def strip_noise(obj):
     """A copy of obj without the fields that change on every write."""
@@ -101,10 +115,11 @@ def apply_object(client, obj, check_mode=False, force_conflicts=False, field_man
     )
     clean_before, clean_after = strip_noise(before), strip_noise(after)
     return {
+        # compared before redaction, so a changed Secret value still reports a change
         "changed": clean_before != clean_after,
         "ref": object_ref(obj),
-        "result": after,
-        "diff": {"before": clean_before, "after": clean_after},
+        "result": redact(after),
+        "diff": {"before": redact(clean_before), "after": redact(clean_after)},
         "created": before is None,
     }
 
@@ -140,9 +155,9 @@ def apply_objects(client, objects, check_mode=False, force_conflicts=False, fiel
         client.invalidate_discovery()
     for obj in rest:
         if (obj["apiVersion"], obj["kind"]) in pending_kinds:
-            clean = strip_noise(obj)
+            clean = redact(strip_noise(obj))
             results.append(
-                {"changed": True, "ref": object_ref(obj), "result": obj, "diff": {"before": {}, "after": clean}, "created": True}
+                {"changed": True, "ref": object_ref(obj), "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
             )
             continue
         results.append(apply_object(client, obj, check_mode, force_conflicts, field_manager))

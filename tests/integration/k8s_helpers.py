@@ -1,0 +1,66 @@
+"""Helpers shared by the integration tests (imported by name: conftest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTIONS = ROOT / ".tmp" / "collections"
+MODULES = "ansible_collections.inferops.kubernetes.plugins.modules"
+
+
+def wait_until(predicate, timeout, what, interval=0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def run_module(name, args, check_mode=False):
+    """Run a module of the collection as Ansible does on the target: a process with its arguments as JSON."""
+    payload = dict(args)
+    if check_mode:
+        payload["_ansible_check_mode"] = True
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+    proc = subprocess.run(
+        [sys.executable, "-m", "%s.%s" % (MODULES, name), json.dumps({"ANSIBLE_MODULE_ARGS": payload})],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc %s): %s %s" % (name, proc.returncode, proc.stdout, proc.stderr))
+    result["rc"] = proc.returncode
+    return result
+
+
+def gpu_pod(name, namespace, resources, node_selector=None, tolerations=None):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 0,
+            "nodeSelector": node_selector or {},
+            "tolerations": tolerations or [],
+            "containers": [{
+                "name": "model",
+                "image": "registry.invalid/inference:1.0",
+                "resources": {"limits": {k: str(v) for k, v in resources.items()}},
+            }],
+        },
+    }
+
+
+def pod_phase(k8s, name, namespace):
+    pod = k8s.get("v1", "Pod", name, namespace)
+    return (pod or {}).get("status", {}).get("phase")
