@@ -79,6 +79,22 @@ wrapper_module() {
   (cd "$dir" && go mod edit -require="$mod@$ver")
 }
 
+# JSON from the go command is read with python3 (on every machine that runs this collection).
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# replaces staging|other: the replace directives of a `go mod edit -json` document that point
+# into ./staging (printed as the module path), or all others (path, new path, version; tab-separated).
+replaces() {
+  python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    old, new = r["Old"]["Path"], r["New"]
+    if sys.argv[1] == "staging" and new["Path"].startswith("./staging/"):
+        print(old)
+    elif sys.argv[1] == "other" and not new["Path"].startswith("./"):
+        print("\t".join([old, new["Path"], new.get("Version", "")]))
+' "$1"
+}
+
 t0=$(date +%s)
 
 # --- kwok ----------------------------------------------------------------
@@ -103,9 +119,9 @@ wrapper_module "$D" k8s.io/kubernetes "$K8S_VERSION" "${PKGS[@]}"
 # k8s.io/kubernetes points every staging module (k8s.io/api, k8s.io/client-go, ...)
 # at ./staging/src. Outside its repository each one maps to its published tag
 # v0.<minor>.<patch>. The list comes from the downloaded go.mod, not from here.
-K8S_GOMOD=$(cd "$D" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)
+K8S_GOMOD=$(cd "$D" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | json_field GoMod)
 STAGING_TAG="v0.${K8S_VERSION#v1.}"
-mapfile -t STAGING < <(go mod edit -json "$K8S_GOMOD" | jq -r '.Replace[] | select(.New.Path | startswith("./staging/")) | .Old.Path')
+mapfile -t STAGING < <(go mod edit -json "$K8S_GOMOD" | replaces staging)
 [ "${#STAGING[@]}" -gt 0 ] || { log "no staging replaces found in $K8S_GOMOD"; exit 1; }
 log "mapping ${#STAGING[@]} staging modules to $STAGING_TAG"
 EDITS=()
@@ -113,7 +129,7 @@ for m in "${STAGING[@]}"; do EDITS+=("-replace=$m=$m@$STAGING_TAG"); done
 # carry any non-staging replace of the upstream go.mod over as it is
 while IFS=$'\t' read -r old new ver; do
   if [ -n "$ver" ]; then EDITS+=("-replace=$old=$new@$ver"); fi
-done < <(go mod edit -json "$K8S_GOMOD" | jq -r '.Replace[] | select(.New.Path | startswith("./") | not) | [.Old.Path, .New.Path, (.New.Version // "")] | @tsv')
+done < <(go mod edit -json "$K8S_GOMOD" | replaces other)
 (cd "$D" && go mod edit "${EDITS[@]}" && go mod tidy >&2)
 MINOR=${K8S_VERSION#v1.}
 MINOR=${MINOR%%.*}

@@ -1,0 +1,60 @@
+# Two commands for a new user (Python 3.11 and Go >= 1.26 on PATH):
+#   make run    the main job on the local simulated GPU cluster
+#   make test   the whole test suite (what .ci/run calls)
+# Each installs what it needs: .venv with pinned packages, the collection made
+# visible to Ansible, the control plane built once into ~/.cache/inferops-kubernetes.
+
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+COLLECTIONS := $(CURDIR)/.tmp/collections
+LINK := $(COLLECTIONS)/ansible_collections/inferops/kubernetes
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test venv collection cluster-up cluster-down cluster-status unit integration lint sanity clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+collection: venv
+	@mkdir -p $(dir $(LINK))
+	@[ -L $(LINK) ] || ln -sfn $(CURDIR) $(LINK)
+
+run: collection
+	tests/cluster/cluster.sh up
+	INFEROPS_KUBECONFIG=$$(tests/cluster/cluster.sh kubeconfig) ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml
+
+test: collection
+	tests/run.sh
+
+unit: collection
+	pytest -q tests/unit
+
+integration: collection
+	tests/cluster/cluster.sh up
+	pytest -q tests/integration
+
+lint: collection
+	ansible-lint
+
+sanity: collection
+	tests/sanity.sh
+
+cluster-up: collection
+	tests/cluster/cluster.sh up
+
+cluster-down:
+	tests/cluster/cluster.sh down
+
+cluster-status:
+	tests/cluster/cluster.sh status
+
+clean:
+	-tests/cluster/cluster.sh down
+	rm -rf .tmp $(VENV)

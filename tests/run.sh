@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite: ansible-lint, ansible-test sanity, then unit and integration
+# tests with pytest against the local control plane (or INFEROPS_KUBECONFIG).
+# Every stage runs; the exit status is non-zero when any stage failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="$ROOT/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.tmp/collections"
+export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+
+failed=()
+stage() {
+  local name=$1
+  shift
+  printf '\n=== %s\n' "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    printf '=== %s: ok (%ss)\n' "$name" $((SECONDS - t0))
+  else
+    printf '=== %s: FAILED (%ss)\n' "$name" $((SECONDS - t0))
+    failed+=("$name")
+  fi
+}
+
+started_cluster=""
+if [ -n "${INFEROPS_KUBECONFIG:-}" ]; then
+  [ -f "$INFEROPS_KUBECONFIG" ] || { echo "INFEROPS_KUBECONFIG=$INFEROPS_KUBECONFIG: no such file" >&2; exit 2; }
+  echo "integration tests use the cluster of INFEROPS_KUBECONFIG=$INFEROPS_KUBECONFIG"
+else
+  if ! command -v go >/dev/null 2>&1; then
+    cat >&2 <<'EOF'
+error: the Go toolchain (go >= 1.26.0) is not on PATH, and INFEROPS_KUBECONFIG is not set.
+  The integration tests need a cluster. Either install Go 1.26 or newer, from which the
+  local control plane is built, or point the tests at an existing cluster (kind, k3d, ...):
+    INFEROPS_KUBECONFIG=$HOME/.kube/config make test
+EOF
+    exit 3
+  fi
+  if ! tests/cluster/cluster.sh status >/dev/null 2>&1; then
+    started_cluster=yes
+  fi
+  t0=$SECONDS
+  tests/cluster/cluster.sh up || { echo "error: the local control plane did not start" >&2; exit 1; }
+  echo "control plane ready in $((SECONDS - t0))s"
+  export INFEROPS_KUBECONFIG
+  INFEROPS_KUBECONFIG=$(tests/cluster/cluster.sh kubeconfig)
+fi
+
+cleanup() {
+  # A cluster this run started is stopped again (its state is kept, so the next run restarts it
+  # in seconds); one that was already running is left as it was.
+  if [ -n "$started_cluster" ]; then
+    tests/cluster/cluster.sh stop >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+stage "ansible-lint (production profile)" ansible-lint
+stage "changelog fragments" antsibull-changelog lint
+stage "ansible-test sanity" tests/sanity.sh
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\nFAILED stages so far: %s\n' "${failed[*]}"
+fi
+# pytest runs last so that its summary closes the output.
+printf '\n=== pytest (unit + integration)\n'
+pytest -p no:cacheprovider tests/unit tests/integration
+rc=$?
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'FAILED stages: %s\n' "${failed[*]}"
+  exit 1
+fi
+exit $rc
