@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv collection cluster-up cluster-down cluster-status unit integration lint sanity clean
+.PHONY: run test venv collection cluster-up cluster-down cluster-status unit integration lint sanity clean gpu-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,9 @@ cluster-status:
 clean:
 	-tests/cluster/cluster.sh down
 	rm -rf .tmp $(VENV)
+
+# Test dependencies for a GPU machine without a package index (tests/gpu/device_check.sh).
+gpu-deps: venv
+	rm -rf .tmp/gpu-deps
+	$(VENV)/bin/pip install --quiet --no-deps --target .tmp/gpu-deps \
+	  $$(grep -h -E '^(nvidia-ml-py|ansible-core|pytest|PyYAML)==' requirements.txt requirements-dev.txt) pluggy iniconfig packaging

@@ -65,7 +65,7 @@ if [ "${#failed[@]}" -gt 0 ]; then
 fi
 # pytest runs last so that its summary closes the output.
 printf '\n=== pytest (unit + integration)\n'
-pytest -p no:cacheprovider tests/unit tests/integration
+pytest -p no:cacheprovider tests/unit tests/integration tests/gpu
 rc=$?
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED stages: %s\n' "${failed[*]}"
