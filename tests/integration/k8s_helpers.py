@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,14 +31,20 @@ def run_module(name, args, check_mode=False):
     if check_mode:
         payload["_ansible_check_mode"] = True
     env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    proc = subprocess.run(
-        [sys.executable, "-m", "%s.%s" % (MODULES, name), json.dumps({"ANSIBLE_MODULE_ARGS": payload})],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
+    # the arguments go in a file, as Ansible passes them: a fleet's worth is too long for argv
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "%s.%s" % (MODULES, name), handle.name],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )
+    finally:
+        os.unlink(handle.name)
     try:
         result = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError("module %s printed no JSON (rc %s): %s %s" % (name, proc.returncode, proc.stdout, proc.stderr))
+        raise AssertionError("module %s printed no JSON (rc %s): %s %s" % (name, proc.returncode, proc.stdout[-2000:], proc.stderr[-3000:]))
     result["rc"] = proc.returncode
     return result
 
