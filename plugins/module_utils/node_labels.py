@@ -239,6 +239,6 @@ def apply_node_labels(client, specs, check_mode, retries=5):
         entry = {"name": name, "changed": step is not None}
         if step is not None:
             entry.update({k: step[k] for k in ("labels_set", "labels_removed", "labels_before", "labels_after",
-                                                "taints_before", "taints_after")})
+                                               "taints_before", "taints_after")})
         results.append(entry)
     return {"changed": any(r["changed"] for r in results), "nodes": results, "api_writes": writes}

@@ -10,12 +10,12 @@ module: mig_config
 short_description: Apply a declarative MIG layout to a host's NVIDIA GPUs
 version_added: 0.1.0
 description:
-  - Applies one named layout of an nvidia-mig-parted style document (C(version: v1), C(mig-configs),
-    C(devices), C(device-filter), C(mig-enabled), C(mig-devices)), from a file or given inline.
+  - "Applies one named layout of an nvidia-mig-parted style document (C(version: v1), C(mig-configs),
+    C(devices), C(device-filter), C(mig-enabled), C(mig-devices)), from a file or given inline."
   - The layout is checked against each selected GPU's real MIG profiles, counts and placements, read
     from NVML, before anything is touched. An unknown profile, a count over the device's limit, a set
-    of instances that cannot be placed together, an index out of range or a filter that selects no GPU
-    fails with the reason and changes nothing.
+    of instances that cannot be placed together, an index out of range or a layout whose filters select
+    no GPU of the host fails with the reason and changes nothing.
   - Instances that already match are kept; only what differs is destroyed and created, so a second
     run changes nothing.
   - MIG mode is switched through NVML. When the switch needs a GPU reset or reboot, the GPU is

@@ -12,7 +12,6 @@ import json
 import re
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 

@@ -19,6 +19,7 @@ A layout file:
 
 from __future__ import annotations
 
+import itertools
 import re
 
 try:
@@ -44,7 +45,7 @@ except ImportError:
 
 # mig-parted also names compute-instance profiles such as 1c.3g.40gb; this collection
 # creates one compute instance spanning each GPU instance.
-PROFILE_NAME = re.compile(r"^\d+g\.\d+gb(\+[a-z]+)?$")
+PROFILE_NAME = re.compile(r"^\d+g\.\d+gb([+-][a-z]+(\.[a-z]+)?)?$")
 
 
 class LayoutError(ValueError):
@@ -123,13 +124,16 @@ def assign(entries, gpus):
                                   % (number, ", ".join(map(str, missing)), ", ".join(map(str, sorted(by_index))) or "none"))
             candidates = list(entry["devices"])
         if entry["device_filter"]:
+            # An entry for another GPU model selects nothing here: layouts such as NVIDIA's own
+            # all-balanced carry one entry per model, and nvidia-mig-parted skips the others too.
             candidates = [i for i in candidates if by_index[i]["pci_device_id"] in entry["device_filter"]]
-            if not candidates:
-                present = sorted({g["pci_device_id"] for g in gpus})
-                raise LayoutError("entry %d: device-filter %s matches no GPU; the GPUs here are %s"
-                                  % (number, ", ".join(entry["device_filter"]), ", ".join(present) or "none"))
         for index in candidates:
             chosen[index] = entry  # a later entry wins, as in nvidia-mig-parted
+    if not chosen:
+        filters = sorted({f for e in entries for f in e["device_filter"] or []})
+        present = sorted({g["pci_device_id"] for g in gpus})
+        raise LayoutError("the layout selects no GPU on this host: its device-filter %s matches none of the GPUs here (%s)"
+                          % (", ".join(filters) or "(none)", ", ".join(present) or "none"))
     return chosen
 
 
@@ -159,6 +163,24 @@ def _place(wanted, profiles, fixed):
     return result if search(0) else None
 
 
+def _keep_most(existing, wanted, profiles):
+    """Keep as many existing instances as the layout allows, so a second run changes nothing and a
+    small edit moves little: the largest set of wanted instances around which the rest still fit."""
+    candidates = [i for i in existing if i["profile"] in wanted]
+    for size in range(min(len(candidates), len(wanted)), -1, -1):
+        for keep in itertools.combinations(candidates, size):
+            remaining = list(wanted)
+            try:
+                for instance in keep:
+                    remaining.remove(instance["profile"])
+            except ValueError:
+                continue  # keeps more of one profile than the layout wants
+            placed = _place(remaining, profiles, [k["placement"] for k in keep])
+            if placed is not None:
+                return list(keep), placed
+    return [], None
+
+
 def plan_gpu(gpu, entry):
     """What must happen on one GPU to reach the entry: {changed, mig_mode, destroy, create, keep}."""
     label = "GPU %d (%s)" % (gpu["index"], gpu["name"])
@@ -174,26 +196,22 @@ def plan_gpu(gpu, entry):
                 "mig_mode": {"current": current, "desired": False}, "destroy": existing, "create": [], "keep": []}
 
     profiles = {p["name"]: p for p in gpu["mig_profiles"]}
+    if not profiles and not entry["mig_devices"]:
+        return {"index": gpu["index"], "changed": bool(existing or not current),
+                "mig_mode": {"current": current, "desired": True}, "destroy": existing, "create": [], "keep": []}
     if not profiles:
         raise LayoutError("%s reports no MIG profiles through NVML%s" % (
             label, "" if current else "; MIG mode is off, enable it (a layout with mig-enabled: true and no mig-devices) and retry"))
     wanted = []
     for name, count in entry["mig_devices"].items():
         if name not in profiles:
-            raise LayoutError("%s has no MIG profile %s; it supports: %s" % (label, name, ", ".join(sorted(profiles, key=lambda n: (profiles[n]["slices"], n)))))
+            supported = sorted(profiles, key=lambda n: (profiles[n]["slices"], n))
+            raise LayoutError("%s has no MIG profile %s; it supports: %s" % (label, name, ", ".join(supported)))
         if count > profiles[name]["max_count"]:
             raise LayoutError("%s: %s at most %d per GPU, the layout asks for %d" % (label, name, profiles[name]["max_count"], count))
         wanted.extend([name] * count)
 
-    # Keep what already matches, so a second run changes nothing and a small edit moves little.
-    keep, remaining = [], list(wanted)
-    for instance in existing:
-        if instance["profile"] in remaining:
-            remaining.remove(instance["profile"])
-            keep.append(instance)
-    placed = _place(remaining, profiles, [k["placement"] for k in keep])
-    if placed is None:
-        keep, placed = [], _place(wanted, profiles, [])
+    keep, placed = _keep_most(existing, wanted, profiles)
     if placed is None:
         slices = sum(profiles[n]["slices"] for n in wanted)
         raise LayoutError("%s: %s do not fit together (%d compute slices asked; the placements NVML allows for these "

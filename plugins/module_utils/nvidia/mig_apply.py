@@ -42,8 +42,15 @@ def run(pynvml, entries, check_mode, allow_busy):
         reset_required = []
         if not check_mode:
             for step in changing:
-                if not _apply(nvml, handles[step["index"]], gpus[step["index"]], step):
-                    reset_required.append(step["index"])
+                try:
+                    if not _apply(nvml, handles[step["index"]], gpus[step["index"]], step):
+                        reset_required.append(step["index"])
+                except pynvml.NVMLError as exc:
+                    # The driver has the last word (a process that appeared, a GPU in use):
+                    # say which GPU and that a re-run re-plans from whatever state it is in now.
+                    raise LayoutError("GPU %d: NVML refused the change (%s); GPUs before it were changed, this one may be "
+                                      "partly changed. Free the GPU and run again: the plan starts from what is there."
+                                      % (step["index"], exc))
     return {"changed": bool(changing), "plan": steps, "reset_required": reset_required, "diff": diff_of(steps)}
 
 

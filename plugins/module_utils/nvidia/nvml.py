@@ -231,10 +231,14 @@ class Nvml:
         spot = nv.c_nvmlGpuInstancePlacement_t()
         spot.start, spot.size = placement["start"], placement["size"]
         gi = nv.nvmlDeviceCreateGpuInstanceWithPlacement(handle, profile["id"], ctypes.byref(spot))
-        ci_info = nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(
-            gi, FULL_CI_PROFILE[profile["slices"]], nv.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED
-        )
-        nv.nvmlGpuInstanceCreateComputeInstance(gi, ci_info.id)
+        try:
+            ci_info = nv.nvmlGpuInstanceGetComputeInstanceProfileInfo(
+                gi, FULL_CI_PROFILE[profile["slices"]], nv.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED
+            )
+            nv.nvmlGpuInstanceCreateComputeInstance(gi, ci_info.id)
+        except nv.NVMLError:
+            nv.nvmlGpuInstanceDestroy(gi)  # no half-made instance left behind
+            raise
         return gi
 
 
@@ -250,9 +254,14 @@ def import_pynvml():
 def read_facts(pynvml=None):
     """gpu_facts' result: never raises for a host without a usable driver. pynvml defaults to the real one."""
     try:
-        with Nvml(pynvml or import_pynvml()) as nvml:
-            driver, cuda = nvml.driver_versions()
-            gpus = [nvml.gpu(i, h) for i, h in enumerate(nvml.handles())]
+        pynvml = pynvml or import_pynvml()
+        with Nvml(pynvml) as nvml:
+            try:
+                driver, cuda = nvml.driver_versions()
+                gpus = [nvml.gpu(i, h) for i, h in enumerate(nvml.handles())]
+            except pynvml.NVMLError as exc:
+                # e.g. a GPU that fell off the bus: say so instead of a traceback
+                raise NvmlUnavailable("NVML failed while reading the GPUs: %s" % exc)
     except NvmlUnavailable as exc:
         return {"gpu_present": False, "reason": str(exc), "driver_version": None, "cuda_driver_version": None, "gpus": []}
     return {
