@@ -19,7 +19,7 @@ description:
     C(inferops.kubernetes/owned-labels) and C(inferops.kubernetes/owned-taints). Those no longer desired
     are removed; labels and taints set by anyone else are never touched.
   - Every entry is validated, and the nodes read with one list request, before anything is written.
-    Then each node that differs gets one write (a merge patch guarded by its resourceVersion, re-read
+    Then each node that differs gets one write (up to 8 at a time; a merge patch guarded by its resourceVersion, re-read
     and retried on conflict); a node already right gets none.
 author:
   - inferops.kubernetes maintainers (@inferops)

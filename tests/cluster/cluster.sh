@@ -55,6 +55,8 @@ up() {
       --etcd-binary "$bin/etcd" \
       --kwok-controller-binary "$bin/kwok" \
       --kube-authorization \
+      --kube-audit-policy "$HERE/audit-policy.yaml" \
+      --disable-qps-limits \
       --wait 120s >&2
   fi
   local i

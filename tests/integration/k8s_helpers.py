@@ -71,3 +71,27 @@ def gpu_pod(name, namespace, resources, node_selector=None, tolerations=None):
 def pod_phase(k8s, name, namespace):
     pod = k8s.get("v1", "Pod", name, namespace)
     return (pod or {}).get("status", {}).get("phase")
+
+
+def audit_log():
+    """The local control plane's audit log (writes to nodes only, see tests/cluster/audit-policy.yaml), or None."""
+    if os.environ.get("INFEROPS_KUBECONFIG") and os.environ["INFEROPS_KUBECONFIG"] != str(ROOT / ".cluster" / "kubeconfig"):
+        return None
+    path = ROOT / ".cluster" / "kwok" / "clusters" / "inferops" / "logs" / "audit.log"
+    return path if path.is_file() else None
+
+
+def node_writes(log, names, user_agent="inferops-kubernetes"):
+    """Successful, not dry-run writes to the named nodes by that client, as the API server audited them."""
+    names = set(names)
+    count = 0
+    with open(log, encoding="utf-8") as handle:
+        for line in handle:
+            event = json.loads(line)
+            ref = event.get("objectRef") or {}
+            if (event.get("verb") in ("patch", "update") and ref.get("resource") == "nodes" and not ref.get("subresource")
+                    and ref.get("name") in names and "dryRun" not in event.get("requestURI", "")
+                    and (event.get("userAgent") or "").startswith(user_agent)
+                    and (event.get("responseStatus") or {}).get("code", 0) < 300):
+                count += 1
+    return count

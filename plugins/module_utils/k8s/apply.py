@@ -111,7 +111,7 @@ def apply_object(client, obj, check_mode=False, force_conflicts=False, field_man
     after = with_retries(
         lambda: client.call(
             "apply", obj["kind"], resource.server_side_apply, body=obj, name=metadata["name"], namespace=namespace, **kwargs
-        ).to_dict()
+        )
     )
     clean_before, clean_after = strip_noise(before), strip_noise(after)
     return {
