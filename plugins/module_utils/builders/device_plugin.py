@@ -1,0 +1,447 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The NVIDIA k8s-device-plugin as plain-dict manifests, from one validated spec.
+
+`validate` checks every input and raises a K8sError naming the option and the fix;
+`build_manifests` turns the validated spec into the Namespace, ConfigMap, RuntimeClass
+and DaemonSet in the order they must be applied. `rollout_complete` and
+`describe_rollout` read the DaemonSet (and its pods) back. Nothing here talks to the API.
+
+The config file is the plugin's own format (`version: v1`, `flags`, `sharing.timeSlicing`),
+read by the plugin from a ConfigMap. No config-manager sidecar is deployed: the plugin
+reads its config once at start, so the pod template carries a hash of the config and a
+changed config rolls the DaemonSet.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+
+try:
+    import yaml
+except ImportError:  # PyYAML comes with the kubernetes client, which every API module checks for first
+    yaml = None
+
+NAME = "nvidia-device-plugin"
+CONFIG_MAP_NAME = "nvidia-device-plugin-config"
+CONFIG_KEY = "config.yaml"
+CONFIG_DIR = "/etc/nvidia-device-plugin"
+CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
+RUNTIME_CLASS_NAME = "nvidia"
+MANAGED_BY = "inferops.kubernetes"
+DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+
+DEFAULT_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
+MIG_STRATEGIES = ("none", "single", "mixed")
+DEFAULT_TIME_SLICED_RESOURCES = ("nvidia.com/gpu",)
+
+DEFAULTS = {
+    "namespace": NAME,
+    "image": DEFAULT_IMAGE,
+    "mig_strategy": "none",
+    "time_slicing": None,
+    "runtime_class": True,
+    "priority_class_name": "system-node-critical",
+    "tolerations": [],
+    "node_selector": {},
+}
+
+SELECTOR_LABELS = {"app.kubernetes.io/name": NAME}
+COMMON_LABELS = dict(SELECTOR_LABELS, **{"app.kubernetes.io/managed-by": MANAGED_BY})
+
+# GPU nodes only: the label the GPU Operator (or the collection's node label module) sets,
+# or the PCI vendor label of Node Feature Discovery for NVIDIA (10de). Terms are ORed.
+GPU_NODE_AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]},
+                {"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In", "values": ["true"]}]},
+            ]
+        }
+    }
+}
+
+# GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule so that only GPU workloads land
+# there; the plugin must still run on them, and on nodes reserved for critical add-ons.
+DEFAULT_TOLERATIONS = (
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "CriticalAddonsOnly", "operator": "Exists"},
+)
+
+TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
+TOLERATION_OPERATORS = ("Exists", "Equal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+# nvidia.com/gpu, or a MIG profile as the mixed strategy names it: nvidia.com/mig-1g.10gb, mig-1g.10gb+me
+_SHAREABLE_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb(\+[a-z.]+)?)$")
+
+
+def _fail(path, problem, fix):
+    raise K8sError("%s: %s. %s" % (path, problem, fix))
+
+
+def _qualified_name_problem(name):
+    """Why name is not a valid label (or taint) key, or None: [prefix/]name as the API checks it."""
+    prefix, _sep, local = name.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return "the prefix %r is not a DNS subdomain" % prefix
+    if not local or len(local) > 63 or not _LABEL_NAME.match(local):
+        return "%r is not a valid name (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)" % local
+    return None
+
+
+def _label_value(path, value):
+    """A label-like value as the API wants it: a string. YAML's true/1 are refused, not converted."""
+    if not isinstance(value, str):
+        _fail(path, "label values are strings, got %s %r" % (type(value).__name__, value),
+              "Quote it in YAML, for example '%s'." % (str(value).lower() if isinstance(value, bool) else value))
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        _fail(path, "%r is not a valid label value" % value,
+              "Use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric.")
+    return value
+
+
+def _image(image):
+    if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
+        _fail("image", "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % DEFAULT_IMAGE)
+    name, _at, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.rpartition(":")[2] if ":" in last else None
+    if tag == "latest":
+        _fail("image", "%s uses the tag latest, which moves under a running DaemonSet and makes nodes run different plugins"
+              % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
+    if not tag and not digest:
+        _fail("image", "%s has no tag, so the runtime pulls latest" % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
+    return image
+
+
+def _time_slicing(value, mig_strategy):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        _fail("time_slicing", "expected a mapping, got %s" % type(value).__name__, "Give at least replicas, for example {replicas: 4}.")
+    unknown = sorted(set(value) - {"replicas", "rename_by_default", "fail_requests_greater_than_one", "resources"})
+    if unknown:
+        _fail("time_slicing", "unknown option(s) %s" % ", ".join(unknown),
+              "Known options: replicas, rename_by_default, fail_requests_greater_than_one, resources.")
+    replicas = value.get("replicas")
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        _fail("time_slicing.replicas", "expected a whole number, got %r" % (replicas,),
+              "Set how many pods may share each GPU, for example 4.")
+    if replicas < 1:
+        _fail("time_slicing.replicas", "must be 1 or more, got %d" % replicas,
+              "Each GPU is advertised replicas times: set 2 or more to share GPUs, or leave time_slicing out.")
+    flags = {}
+    for option in ("rename_by_default", "fail_requests_greater_than_one"):
+        flag = value.get(option, False)
+        if flag is None:
+            flag = False
+        if not isinstance(flag, bool):
+            _fail("time_slicing.%s" % option, "expected true or false, got %r" % (flag,), "Set true or false.")
+        flags[option] = flag
+    resources = value.get("resources") or list(DEFAULT_TIME_SLICED_RESOURCES)
+    if not isinstance(resources, list):
+        _fail("time_slicing.resources", "expected a list of resource names", "For example [nvidia.com/gpu].")
+    for index, resource in enumerate(resources):
+        path = "time_slicing.resources[%d]" % index
+        if not isinstance(resource, str) or not _SHAREABLE_RESOURCE.match(resource):
+            _fail(path, "%r is not a resource the device plugin advertises" % (resource,),
+                  "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
+        if resource.startswith("nvidia.com/mig-") and mig_strategy != "mixed":
+            _fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
+                  "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
+                  "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
+    if len(set(resources)) != len(resources):
+        _fail("time_slicing.resources", "lists a resource more than once", "List each resource once.")
+    return dict(flags, replicas=replicas, resources=list(resources))
+
+
+def _toleration(index, value):
+    path = "tolerations[%d]" % index
+    if not isinstance(value, dict):
+        _fail(path, "expected a mapping, got %s" % type(value).__name__, "Give key, operator, value and effect as in a pod spec.")
+    unknown = sorted(set(value) - set(TOLERATION_FIELDS))
+    if unknown:
+        _fail(path, "unknown field(s) %s" % ", ".join(unknown), "Use the pod spec's names: %s." % ", ".join(TOLERATION_FIELDS))
+    toleration = {k: v for k, v in value.items() if v is not None}
+    operator = toleration.setdefault("operator", "Equal")
+    if operator not in TOLERATION_OPERATORS:
+        _fail(path + ".operator", "%r is not an operator" % (operator,), "Use Exists or Equal.")
+    key = toleration.get("key", "")
+    if not isinstance(key, str):
+        _fail(path + ".key", "expected a string, got %r" % (key,), "Quote it in YAML.")
+    if key:
+        problem = _qualified_name_problem(key)
+        if problem:
+            _fail(path + ".key", problem, "Use the taint's key, for example nvidia.com/gpu.")
+    elif operator != "Exists":
+        _fail(path + ".key", "an empty key tolerates every taint and needs operator Exists", "Set a key, or operator: Exists.")
+    if "value" in toleration:
+        _label_value(path + ".value", toleration["value"])
+        if operator == "Exists" and toleration["value"]:
+            _fail(path + ".value", "operator Exists matches any value and takes none", "Remove value, or use operator: Equal.")
+    effect = toleration.get("effect")
+    if effect is not None and effect not in TAINT_EFFECTS:
+        _fail(path + ".effect", "%r is not a taint effect" % (effect,), "Use %s, or leave it out for all." % ", ".join(TAINT_EFFECTS))
+    if "tolerationSeconds" in toleration:
+        seconds = toleration["tolerationSeconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            _fail(path + ".tolerationSeconds", "expected whole seconds, got %r" % (seconds,), "For example 300.")
+        if effect != "NoExecute":
+            _fail(path + ".tolerationSeconds", "applies only to effect NoExecute", "Set effect: NoExecute, or remove tolerationSeconds.")
+    return toleration
+
+
+def _node_selector(value):
+    if not isinstance(value, dict):
+        _fail("node_selector", "expected a mapping of label to value, got %s" % type(value).__name__,
+              "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
+    selector = {}
+    for key, label_value in value.items():
+        problem = _qualified_name_problem(key) if isinstance(key, str) else "expected a string"
+        if problem:
+            _fail("node_selector.%s" % key, problem, "Use a node label key, for example nvidia.com/gpu.product.")
+        selector[key] = _label_value("node_selector.%s" % key, label_value)
+    return selector
+
+
+def validate(spec):
+    """A complete, checked copy of spec (module option names; missing ones take DEFAULTS).
+
+    Raises K8sError naming the first wrong option and the fix; nothing is built before this passes.
+    """
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in spec.items() if v is not None})
+    unknown = sorted(set(merged) - set(DEFAULTS))
+    if unknown:
+        raise K8sError("Unknown device plugin option(s): %s." % ", ".join(unknown))
+    namespace = merged["namespace"]
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.match(namespace):
+        _fail("namespace", "%r is not a valid namespace name" % (namespace,),
+              "Use at most 63 lower-case letters, digits and '-', for example %s." % NAME)
+    if merged["mig_strategy"] not in MIG_STRATEGIES:
+        _fail("mig_strategy", "%r is not a MIG strategy" % (merged["mig_strategy"],),
+              "Use none (MIG off, whole GPUs), single (every GPU in the same MIG layout, advertised as nvidia.com/gpu) "
+              "or mixed (nvidia.com/mig-<profile> resources).")
+    priority = merged["priority_class_name"]
+    if priority and (not isinstance(priority, str) or len(priority) > 253 or not _DNS_SUBDOMAIN.match(priority)):
+        _fail("priority_class_name", "%r is not a PriorityClass name" % (priority,), "Use system-node-critical, or the name of a PriorityClass.")
+    if not isinstance(merged["runtime_class"], bool):
+        _fail("runtime_class", "expected true or false, got %r" % (merged["runtime_class"],), "Set true or false.")
+    if not isinstance(merged["tolerations"], list):
+        _fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
+    return {
+        "namespace": namespace,
+        "image": _image(merged["image"]),
+        "mig_strategy": merged["mig_strategy"],
+        "time_slicing": _time_slicing(merged["time_slicing"], merged["mig_strategy"]),
+        "runtime_class": merged["runtime_class"],
+        "priority_class_name": priority or None,
+        "tolerations": [_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
+        "node_selector": _node_selector(merged["node_selector"]),
+    }
+
+
+def plugin_config(spec):
+    """The device plugin's config file (format `version: v1`) as a dict, from a validated spec."""
+    config = {
+        "version": "v1",
+        "flags": {
+            "migStrategy": spec["mig_strategy"],
+            # The DaemonSet runs on GPU nodes only, so a plugin that cannot initialise NVML is a
+            # broken node: crash-loop where the rollout wait reports it, instead of advertising nothing.
+            "failOnInitError": True,
+        },
+    }
+    sharing = spec["time_slicing"]
+    if sharing:
+        config["sharing"] = {
+            "timeSlicing": {
+                "renameByDefault": sharing["rename_by_default"],
+                "failRequestsGreaterThanOne": sharing["fail_requests_greater_than_one"],
+                "resources": [{"name": name, "replicas": sharing["replicas"]} for name in sharing["resources"]],
+            }
+        }
+    return config
+
+
+def render_config(spec):
+    return yaml.safe_dump(plugin_config(spec), sort_keys=False, default_flow_style=False)
+
+
+def namespace_manifest(spec):
+    # The plugin mounts a hostPath (the kubelet's device-plugin socket directory), which
+    # Pod Security's baseline and restricted levels forbid: its namespace must be privileged.
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    for mode in ("enforce", "audit", "warn"):
+        labels["pod-security.kubernetes.io/%s" % mode] = "privileged"
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec["namespace"], "labels": labels}}
+
+
+def config_map_manifest(spec):
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONFIG_MAP_NAME, "namespace": spec["namespace"], "labels": dict(COMMON_LABELS)},
+        "data": {CONFIG_KEY: render_config(spec)},
+    }
+
+
+def runtime_class_manifest():
+    # The handler is the runtime name the container runtime role configures in containerd / CRI-O.
+    return {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": RUNTIME_CLASS_NAME, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
+        "handler": "nvidia",
+    }
+
+
+def _security_context(mig_strategy):
+    if mig_strategy == "none":
+        return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    # As upstream's chart: watching MIG devices' health through NVML needs CAP_SYS_ADMIN
+    # (and the API refuses allowPrivilegeEscalation=false together with it).
+    return {"capabilities": {"add": ["SYS_ADMIN"]}}
+
+
+def daemonset_manifest(spec, config_text):
+    env = [
+        # Flags given as variables would override the config file; only its path is passed.
+        {"name": "CONFIG_FILE", "value": "%s/%s" % (CONFIG_DIR, CONFIG_KEY)},
+        # What the NVIDIA runtime mounts into the plugin's own container: every GPU, NVML.
+        {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
+        {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"},
+    ]
+    if spec["mig_strategy"] != "none":
+        env.append({"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"})
+    tolerations = [dict(t) for t in DEFAULT_TOLERATIONS]
+    tolerations += [t for t in spec["tolerations"] if t not in tolerations]
+    pod_spec = {
+        # The plugin talks to the kubelet over its socket, never to the API server.
+        "automountServiceAccountToken": False,
+        "affinity": copy.deepcopy(GPU_NODE_AFFINITY),
+        "tolerations": tolerations,
+        "containers": [{
+            "name": "nvidia-device-plugin-ctr",
+            "image": spec["image"],
+            "command": ["nvidia-device-plugin"],
+            "env": env,
+            "securityContext": _security_context(spec["mig_strategy"]),
+            "volumeMounts": [
+                {"name": "kubelet-device-plugins-dir", "mountPath": DEVICE_PLUGIN_DIR},
+                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            ],
+        }],
+        "volumes": [
+            {"name": "kubelet-device-plugins-dir", "hostPath": {"path": DEVICE_PLUGIN_DIR, "type": "Directory"}},
+            {"name": "config", "configMap": {"name": CONFIG_MAP_NAME}},
+        ],
+    }
+    if spec["priority_class_name"]:
+        pod_spec["priorityClassName"] = spec["priority_class_name"]
+    if spec["runtime_class"]:
+        # Without it the plugin only sees the GPUs where nvidia is the node's default runtime.
+        pod_spec["runtimeClassName"] = RUNTIME_CLASS_NAME
+    if spec["node_selector"]:
+        pod_spec["nodeSelector"] = dict(spec["node_selector"])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": NAME, "namespace": spec["namespace"], "labels": dict(COMMON_LABELS)},
+        "spec": {
+            "selector": {"matchLabels": dict(SELECTOR_LABELS)},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {
+                    "labels": dict(COMMON_LABELS),
+                    "annotations": {CONFIG_HASH_ANNOTATION: hashlib.sha256(config_text.encode("utf-8")).hexdigest()},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def build_manifests(spec):
+    """Validated spec -> objects in apply order: Namespace, ConfigMap, RuntimeClass (optional), DaemonSet.
+
+    The RuntimeClass comes before the DaemonSet because the API refuses pods naming a missing one.
+    """
+    config_map = config_map_manifest(spec)
+    objects = [namespace_manifest(spec), config_map]
+    if spec["runtime_class"]:
+        objects.append(runtime_class_manifest())
+    objects.append(daemonset_manifest(spec, config_map["data"][CONFIG_KEY]))
+    return objects
+
+
+def rollout_status(daemonset):
+    """The DaemonSet's rollout counters: desired, updated, ready, available, and whether status is current."""
+    status = (daemonset or {}).get("status") or {}
+    generation = ((daemonset or {}).get("metadata") or {}).get("generation") or 0
+    return {
+        "current": (status.get("observedGeneration") or 0) >= generation > 0,
+        "desired": status.get("desiredNumberScheduled") or 0,
+        "updated": status.get("updatedNumberScheduled") or 0,
+        "ready": status.get("numberReady") or 0,
+        "available": status.get("numberAvailable") or 0,
+    }
+
+
+def rollout_complete(daemonset):
+    """Every node the DaemonSet targets runs an available pod of its current template."""
+    counts = rollout_status(daemonset)
+    return counts["current"] and counts["updated"] == counts["desired"] == counts["available"]
+
+
+def _pod_problem(pod):
+    """Why one pod is not available yet, in a few words, or None when it is ready."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return "not scheduled: %s" % (condition.get("message") or condition.get("reason"))
+    reasons = []
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            reasons.append("%s %s%s" % (container.get("name"), waiting.get("reason"),
+                                        ": %s" % waiting["message"] if waiting.get("message") else ""))
+    if reasons:
+        return "; ".join(reasons)
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return None if ready else "phase %s, not Ready" % status.get("phase", "unknown")
+
+
+def describe_rollout(daemonset, pods, events=()):
+    """What a rollout that did not complete looks like: the counters, each pod that is not ready,
+    and the DaemonSet's latest warning events (where the controller says why it created no pod,
+    for example a quota or Pod Security refusing it)."""
+    if daemonset is None:
+        return "the DaemonSet does not exist"
+    counts = rollout_status(daemonset)
+    parts = ["%(desired)d node(s) targeted, %(updated)d updated, %(ready)d ready, %(available)d available" % counts]
+    if not counts["current"]:
+        parts[0] += "; the DaemonSet controller has not processed the latest spec yet"
+    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        problem = _pod_problem(pod)
+        if problem:
+            node = (pod.get("spec") or {}).get("nodeName") or "no node"
+            parts.append("pod %s on %s: %s" % (pod["metadata"]["name"], node, problem))
+    # One line per reason, with its latest message: repeated FailedCreate events differ only by pod name.
+    latest = {}
+    for event in sorted((e for e in events if e.get("type") == "Warning"),
+                        key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
+        latest[event.get("reason")] = event.get("message")
+    parts.extend("event %s: %s" % item for item in latest.items())
+    return ". ".join(parts)

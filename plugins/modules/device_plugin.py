@@ -1,0 +1,384 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: device_plugin
+short_description: Deploy the NVIDIA device plugin DaemonSet with its MIG and time-slicing config
+version_added: 0.1.0
+description:
+  - Deploys the NVIDIA k8s-device-plugin, which advertises each GPU node's GPUs to the kubelet as
+    V(nvidia.com/gpu) (or V(nvidia.com/mig-<profile>), or time-sliced replicas of them).
+  - Writes a Namespace labelled for privileged pods (the plugin mounts the kubelet's device-plugin
+    directory from the host), a ConfigMap with the plugin's config file (format C(v1), MIG strategy,
+    time-slicing), the RuntimeClass V(nvidia), and the DaemonSet, pinned to an image version.
+  - The DaemonSet runs on GPU nodes only (label V(nvidia.com/gpu.present=true), or Node Feature
+    Discovery's V(feature.node.kubernetes.io/pci-10de.present=true)), tolerates the V(nvidia.com/gpu)
+    NoSchedule taint and V(CriticalAddonsOnly), and runs at priority V(system-node-critical).
+  - Every option is checked before anything is written; a wrong one fails with a message that names it
+    and says what to do. The image tag V(latest), or no tag, is refused.
+  - With O(wait), waits until every targeted node runs an available pod of the current DaemonSet
+    template; on timeout the message carries the DaemonSet's counters and each unready pod's reason.
+author:
+  - inferops.kubernetes maintainers (@inferops)
+options:
+  namespace:
+    description:
+      - Namespace of the DaemonSet and its ConfigMap. Created when missing, and labelled
+        C(pod-security.kubernetes.io/enforce=privileged) (also C(audit) and C(warn)).
+    type: str
+    default: nvidia-device-plugin
+  image:
+    description:
+      - The device plugin image, with a pinned tag or digest. V(latest) and an image without a tag are refused.
+    type: str
+    default: nvcr.io/nvidia/k8s-device-plugin:v0.20.1
+  mig_strategy:
+    description:
+      - How GPUs in MIG mode are advertised.
+      - V(none) advertises whole GPUs as V(nvidia.com/gpu) and ignores MIG.
+      - V(single) expects every GPU of a node in the same MIG layout and advertises each MIG device as V(nvidia.com/gpu).
+      - V(mixed) advertises each MIG device as V(nvidia.com/mig-<profile>), for example V(nvidia.com/mig-1g.10gb).
+    type: str
+    choices: [none, single, mixed]
+    default: none
+  time_slicing:
+    description:
+      - Share GPUs between pods by CUDA time-slicing. Each GPU (or MIG device) is advertised O(time_slicing.replicas)
+        times; pods sharing it get no memory or fault isolation.
+      - Leave out for no sharing.
+    type: dict
+    suboptions:
+      replicas:
+        description:
+          - How many pods may share each device. 1 turns sharing off; below 1 is refused.
+        type: int
+        required: true
+      rename_by_default:
+        description:
+          - Advertise the shared devices as V(<resource>.shared) (for example V(nvidia.com/gpu.shared)), so that a pod
+            asks for a shared GPU by name and never gets one by accident.
+        type: bool
+        default: false
+      fail_requests_greater_than_one:
+        description:
+          - Refuse a container that requests more than one shared device; more replicas of the same GPU add no compute.
+        type: bool
+        default: false
+      resources:
+        description:
+          - The resources to time-slice. V(nvidia.com/mig-<profile>) names need O(mig_strategy=mixed).
+          - Defaults to V(nvidia.com/gpu).
+        type: list
+        elements: str
+  runtime_class:
+    description:
+      - Create the RuntimeClass V(nvidia) (handler V(nvidia)) and run the plugin under it, so that it sees the GPUs
+        also where the NVIDIA runtime is not the node's default.
+      - With V(false), no RuntimeClass is written and the NVIDIA runtime must be the default on GPU nodes.
+    type: bool
+    default: true
+  priority_class_name:
+    description:
+      - PriorityClass of the plugin's pods. It must exist; an empty string sets none.
+    type: str
+    default: system-node-critical
+  tolerations:
+    description:
+      - Tolerations added to the default ones (V(nvidia.com/gpu) Exists NoSchedule, V(CriticalAddonsOnly) Exists),
+        with the pod spec's field names C(key), C(operator), C(value), C(effect), C(tolerationSeconds).
+      - Values are strings; an unquoted YAML V(true) is refused, not converted.
+    type: list
+    elements: dict
+    default: []
+  node_selector:
+    description:
+      - Node labels the plugin's nodes must also carry, on top of being GPU nodes; for example one node pool.
+      - Values are strings; an unquoted YAML V(true) is refused, not converted.
+    type: dict
+    default: {}
+  state:
+    description:
+      - V(present) applies the objects; V(absent) deletes them.
+      - V(absent) deletes only objects this collection alone manages; a Namespace or RuntimeClass that another
+        field manager also writes (for example C(kube-system), or a RuntimeClass made by the cluster) is kept and
+        listed in RV(kept).
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - With O(state=present), wait until the DaemonSet's rollout is complete. Ignored in check mode.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the rollout.
+    type: int
+    default: 300
+  force_conflicts:
+    description:
+      - Take ownership of fields that another field manager (for example a Helm install of the plugin) owns.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - inferops.kubernetes.k8s_auth
+  - inferops.kubernetes.attributes
+  - inferops.kubernetes.attributes.ACTION_GROUP
+attributes:
+  check_mode:
+    support: full
+    details: A server-side dry run; when the namespace does not exist yet, its objects are reported as to be created.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+notes:
+  - Needs C(get), C(patch) and C(delete) on Namespaces, ConfigMaps, DaemonSets and RuntimeClasses, C(get) on
+    PriorityClasses, and C(list) on Pods in the namespace.
+  - A changed config rolls the DaemonSet, because the pod template carries the config's hash.
+  - With O(state=absent) the module does not wait for the namespace to finish terminating.
+seealso:
+  - name: NVIDIA k8s-device-plugin
+    description: The plugin, its config file and its sharing options.
+    link: https://github.com/NVIDIA/k8s-device-plugin
+"""
+
+EXAMPLES = r"""
+- name: Deploy the device plugin on every GPU node, whole GPUs
+  inferops.kubernetes.device_plugin:
+    kubeconfig: "{{ inferops_kubeconfig }}"
+
+- name: MIG mixed strategy, and 1g.10gb slices shared by 2 pods each
+  inferops.kubernetes.device_plugin:
+    mig_strategy: mixed
+    time_slicing:
+      replicas: 2
+      resources:
+        - nvidia.com/mig-1g.10gb
+
+- name: Time-slice L4 GPUs 4 ways as nvidia.com/gpu.shared, on one node pool only
+  inferops.kubernetes.device_plugin:
+    time_slicing:
+      replicas: 4
+      rename_by_default: true
+      fail_requests_greater_than_one: true
+    node_selector:
+      node.kubernetes.io/instance-type: g6.12xlarge
+    tolerations:
+      - key: dedicated
+        operator: Equal
+        value: inference
+        effect: NoSchedule
+
+- name: Remove it
+  inferops.kubernetes.device_plugin:
+    state: absent
+"""
+
+RETURN = r"""
+objects:
+  description: Each object written (or, with O(state=absent), deleted), in order, and whether it changed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"ref": "DaemonSet nvidia-device-plugin/nvidia-device-plugin", "changed": true, "created": true}]
+config:
+  description: The device plugin's config file, as written to the ConfigMap.
+  returned: when O(state=present)
+  type: str
+  sample: "version: v1\nflags:\n  migStrategy: none\n  failOnInitError: true\n"
+rollout:
+  description:
+    - The DaemonSet's counters after the wait (C(desired), C(updated), C(ready), C(available)) and the C(nodes) that run
+      the plugin. C(desired) 0 means no node is a GPU node (see the warning).
+  returned: when O(state=present) and O(wait), not in check mode
+  type: dict
+  sample: {"desired": 5, "updated": 5, "ready": 5, "available": 5, "nodes": ["gpu-h100-0", "gpu-t4-0"]}
+kept:
+  description: Objects O(state=absent) left in place because another field manager also manages them, with the reason.
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample: ["Namespace/kube-system: also managed by kube-apiserver"]
+diff:
+  description: Before and after of each changed object, without server bookkeeping.
+  returned: in diff mode, when changed
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.builders import device_plugin as builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import (
+    FIELD_MANAGER,
+    apply_objects,
+    object_ref,
+    strip_noise,
+)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for
+
+SPEC_OPTIONS = tuple(builder.DEFAULTS)
+
+
+def _check_priority_class(client, name):
+    # The API accepts a DaemonSet naming a missing PriorityClass and then refuses every pod:
+    # say so before writing, not after a rollout that never starts.
+    if name and client.get("scheduling.k8s.io/v1", "PriorityClass", name) is None:
+        raise K8sError(
+            "priority_class_name: the PriorityClass %s does not exist. Create it first, use system-node-critical, "
+            "or set priority_class_name to an empty string." % name
+        )
+
+
+def _dry_run_before_namespace_exists(client, objects):
+    """Check mode when the namespace is missing: the API refuses even a dry run inside it.
+
+    The Namespace and cluster-scoped objects are dry-run; the namespaced ones are reported as to be created.
+    """
+    outcome = apply_objects(client, [o for o in objects if not o["metadata"].get("namespace")], check_mode=True)
+    dry_run = {r["ref"]: r for r in outcome["results"]}
+    results = []
+    for obj in objects:
+        ref = object_ref(obj)
+        if ref not in dry_run:
+            clean = strip_noise(obj)
+            dry_run[ref] = {"changed": True, "ref": ref, "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
+        results.append(dry_run[ref])
+    return {
+        "changed": True,
+        "results": results,
+        "diff": [dict(r["diff"], before_header=r["ref"], after_header=r["ref"]) for r in results if r["changed"]],
+    }
+
+
+def _present(client, module, spec):
+    objects = builder.build_manifests(spec)
+    _check_priority_class(client, spec["priority_class_name"])
+    if module.check_mode and client.get("v1", "Namespace", spec["namespace"]) is None:
+        outcome = _dry_run_before_namespace_exists(client, objects)
+    else:
+        outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
+    result = dict(
+        changed=outcome["changed"],
+        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
+        config=builder.render_config(spec),
+    )
+    if module._diff:
+        result["diff"] = outcome["diff"]
+    if module.params["wait"] and not module.check_mode:
+        result["rollout"] = _wait_for_rollout(client, spec["namespace"], module.params["wait_timeout"])
+        if result["rollout"]["desired"] == 0:
+            module.warn(
+                "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
+                "(or run Node Feature Discovery), and check node_selector."
+            )
+    return result
+
+
+def _wait_for_rollout(client, namespace, timeout):
+    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
+
+    def pods():
+        return client.list("v1", "Pod", namespace=namespace, label_selector=selector)
+
+    def describe(daemonset):
+        events = client.list("v1", "Event", namespace=namespace,
+                             field_selector="involvedObject.kind=DaemonSet,involvedObject.name=%s" % builder.NAME)
+        return builder.describe_rollout(daemonset, pods(), events)
+
+    daemonset = wait_for(client, "apps/v1", "DaemonSet", builder.NAME, namespace, builder.rollout_complete, timeout, describe)
+    counts = builder.rollout_status(daemonset)
+    del counts["current"]
+    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods() if p["spec"].get("nodeName")})
+    return counts
+
+
+def _managers(obj):
+    """Field managers that write the object itself (status writers, such as controllers, do not count)."""
+    entries = obj["metadata"].get("managedFields") or []
+    return {e.get("manager") for e in entries if not e.get("subresource")}
+
+
+def _absent(client, module, spec):
+    """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields.
+
+    Server-side apply of a body without fields gives up this field manager's fields: the API removes
+    those nobody else owns (for example the Pod Security labels this module put on kube-system).
+    """
+    results, kept, diffs = [], [], []
+    for obj in reversed(builder.build_manifests(spec)):
+        metadata = obj["metadata"]
+        ref = object_ref(obj)
+        current = client.get(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            continue
+        managers = _managers(current)
+        if FIELD_MANAGER not in managers:
+            kept.append("%s: not written by %s" % (ref, FIELD_MANAGER))
+            continue
+        others = sorted(managers - {FIELD_MANAGER})
+        if others:
+            kept.append("%s: also managed by %s" % (ref, ", ".join(others)))
+            bare = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {k: metadata[k] for k in ("name", "namespace") if k in metadata}}
+            outcome = apply_objects(client, [bare], check_mode=module.check_mode)
+            results.append({"ref": ref, "changed": outcome["changed"], "created": False})
+            diffs.extend(outcome["diff"])
+            continue
+        resource = client.resource(obj["apiVersion"], obj["kind"])
+        kwargs = {"dry_run": "All"} if module.check_mode else {}
+        client.call("delete", obj["kind"], resource.delete, name=metadata["name"], namespace=metadata.get("namespace"),
+                    propagation_policy="Background", **kwargs)
+        results.append({"ref": ref, "changed": True, "created": False})
+        diffs.append({"before": strip_noise(current), "after": {}, "before_header": ref, "after_header": ref})
+    result = dict(changed=any(r["changed"] for r in results), objects=results, kept=kept)
+    if module._diff:
+        result["diff"] = diffs
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=api_argument_spec(
+            namespace=dict(type="str", default=builder.DEFAULTS["namespace"]),
+            image=dict(type="str", default=builder.DEFAULT_IMAGE),
+            mig_strategy=dict(type="str", choices=list(builder.MIG_STRATEGIES), default="none"),
+            time_slicing=dict(
+                type="dict",
+                options=dict(
+                    replicas=dict(type="int", required=True),
+                    rename_by_default=dict(type="bool", default=False),
+                    fail_requests_greater_than_one=dict(type="bool", default=False),
+                    resources=dict(type="list", elements="str"),
+                ),
+            ),
+            runtime_class=dict(type="bool", default=True),
+            priority_class_name=dict(type="str", default=builder.DEFAULTS["priority_class_name"]),
+            # Raw dicts: Ansible's str conversion would turn an unquoted true into "True"; the builder refuses it instead.
+            tolerations=dict(type="list", elements="dict", default=[]),
+            node_selector=dict(type="dict", default={}),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
+            force_conflicts=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+
+    def run(client):
+        spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})
+        if module.params["state"] == "absent":
+            return _absent(client, module, spec)
+        return _present(client, module, spec)
+
+    run_api_module(module, run)
+
+
+if __name__ == "__main__":
+    main()
