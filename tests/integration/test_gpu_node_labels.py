@@ -73,7 +73,7 @@ def writes():
     def count(names):
         # ResponseComplete events are written as the responses go out: read until the count holds still
         seen = node_writes(log, names)
-        for _ in range(10):
+        for _attempt in range(10):
             time.sleep(0.3)
             again = node_writes(log, names)
             if again == seen:
