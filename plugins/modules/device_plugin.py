@@ -237,34 +237,10 @@ def _check_priority_class(client, name):
         )
 
 
-def _dry_run_before_namespace_exists(client, objects):
-    """Check mode when the namespace is missing: the API refuses even a dry run inside it.
-
-    The Namespace and cluster-scoped objects are dry-run; the namespaced ones are reported as to be created.
-    """
-    outcome = apply_objects(client, [o for o in objects if not o["metadata"].get("namespace")], check_mode=True)
-    dry_run = {r["ref"]: r for r in outcome["results"]}
-    results = []
-    for obj in objects:
-        ref = object_ref(obj)
-        if ref not in dry_run:
-            clean = strip_noise(obj)
-            dry_run[ref] = {"changed": True, "ref": ref, "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
-        results.append(dry_run[ref])
-    return {
-        "changed": True,
-        "results": results,
-        "diff": [dict(r["diff"], before_header=r["ref"], after_header=r["ref"]) for r in results if r["changed"]],
-    }
-
-
 def _present(client, module, spec):
     objects = builder.build_manifests(spec)
     _check_priority_class(client, spec["priority_class_name"])
-    if module.check_mode and client.get("v1", "Namespace", spec["namespace"]) is None:
-        outcome = _dry_run_before_namespace_exists(client, objects)
-    else:
-        outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
+    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
     result = dict(
         changed=outcome["changed"],
         objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],

@@ -185,3 +185,19 @@ def test_secret_values_never_reach_results_or_diffs(k8s, namespace):
     outcome = apply_object(k8s, rotated, check_mode=True)
     assert outcome["changed"] is True  # a changed value is still seen, though not shown
     assert rotated["data"]["token"] not in str(outcome)
+
+
+def test_check_mode_in_a_namespace_the_batch_creates(k8s):
+    """The API refuses a dry run inside a namespace that does not exist; the batch reports it as to be created."""
+    name = "it-new-%s" % uuid.uuid4().hex[:6]
+    objects = [configmap(name, {"k": "v"}), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}]
+    planned = apply_objects(k8s, objects, check_mode=True)
+    assert [(r["ref"], r["created"], r["changed"]) for r in planned["results"]] == [
+        ("Namespace/%s" % name, True, True), ("ConfigMap %s/settings" % name, True, True)]
+    assert k8s.get("v1", "Namespace", name) is None
+    try:
+        assert apply_objects(k8s, objects)["changed"] is True
+        assert k8s.get("v1", "ConfigMap", "settings", name)["data"] == {"k": "v"}
+        assert apply_objects(k8s, objects, check_mode=True)["changed"] is False
+    finally:
+        k8s.resource("v1", "Namespace").delete(name=name)

@@ -124,24 +124,26 @@ def apply_object(client, obj, check_mode=False, force_conflicts=False, field_man
     }
 
 
-def _order(objects):
-    crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
-    rest = [o for o in objects if o.get("kind") != "CustomResourceDefinition"]
-    return crds, rest
+def _would_create(obj):
+    clean = redact(strip_noise(obj))
+    return {"changed": True, "ref": object_ref(obj), "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
 
 
 def apply_objects(client, objects, check_mode=False, force_conflicts=False, field_manager=FIELD_MANAGER, crd_timeout=60):
     """Apply a list of objects in a safe order; return {changed, results, diff}.
 
-    Every object is validated before the first write. CRDs are applied first and waited
-    for until Established, so objects of their kinds resolve. In check mode a CRD that does
-    not exist yet cannot serve a dry run of its objects; those are reported as would-be created.
+    Every object is validated before the first write. CRDs go first and are waited for
+    until Established, so objects of their kinds resolve; Namespaces go next. In check mode
+    a CRD or Namespace that does not exist yet cannot hold a dry run of what it would hold:
+    those objects are reported as to be created.
     """
     for obj in objects:
         _validate(obj)
-    crds, rest = _order(objects)
+    crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+    namespaces = [o for o in objects if o["kind"] == "Namespace" and o["apiVersion"] == "v1"]
+    rest = [o for o in objects if o not in crds and o not in namespaces]
     results = []
-    pending_kinds = set()
+    pending_kinds, pending_namespaces = set(), set()
     for crd in crds:
         outcome = apply_object(client, crd, check_mode, force_conflicts, field_manager)
         results.append(outcome)
@@ -153,12 +155,14 @@ def apply_objects(client, objects, check_mode=False, force_conflicts=False, fiel
             wait_for_crd_established(client, crd["metadata"]["name"], timeout=crd_timeout)
     if crds and not check_mode:
         client.invalidate_discovery()
+    for namespace in namespaces:
+        outcome = apply_object(client, namespace, check_mode, force_conflicts, field_manager)
+        results.append(outcome)
+        if check_mode and outcome["created"]:
+            pending_namespaces.add(namespace["metadata"]["name"])
     for obj in rest:
-        if (obj["apiVersion"], obj["kind"]) in pending_kinds:
-            clean = redact(strip_noise(obj))
-            results.append(
-                {"changed": True, "ref": object_ref(obj), "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
-            )
+        if (obj["apiVersion"], obj["kind"]) in pending_kinds or obj["metadata"].get("namespace") in pending_namespaces:
+            results.append(_would_create(obj))
             continue
         results.append(apply_object(client, obj, check_mode, force_conflicts, field_manager))
     return {
