@@ -16,3 +16,8 @@ if not LINK.exists():
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS))
+
+# tests/unit/fake_pynvml.py, the stand-in for NVML, imported by name from the unit tests
+UNIT = str(ROOT / "tests" / "unit")
+if UNIT not in sys.path:
+    sys.path.insert(0, UNIT)

@@ -22,15 +22,7 @@ author:
 options: {}
 extends_documentation_fragment:
   - inferops.kubernetes.attributes
-attributes:
-  check_mode:
-    support: full
-    details: This module only reads; it runs the same in check mode.
-  diff_mode:
-    support: N/A
-    details: This module only reads.
-  idempotent:
-    support: full
+  - inferops.kubernetes.attributes.INFO_MODULE
 requirements:
   - nvidia-ml-py (Python module C(pynvml)) on the GPU host
   - the NVIDIA driver (C(libnvidia-ml.so.1)) for RV(gpu_present=true)

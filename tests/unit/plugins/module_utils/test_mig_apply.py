@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import fake_pynvml
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, select_layout
 from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_apply import run
-
-
-def _fake():
-    if "fake_pynvml" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("fake_pynvml", Path(__file__).resolve().parents[2] / "fake_pynvml.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["fake_pynvml"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["fake_pynvml"]
-
-
-fake_pynvml = _fake()
 
 
 def layout(devices, enabled=True):

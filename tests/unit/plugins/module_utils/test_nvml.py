@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
+import fake_pynvml
 import pynvml
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia import nvml
 
-
-def _load_fake():
-    """tests/unit/fake_pynvml.py, loaded once (tests/unit is not a package)."""
-    if "fake_pynvml" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("fake_pynvml", Path(__file__).resolve().parents[2] / "fake_pynvml.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["fake_pynvml"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["fake_pynvml"]
-
-
-fake_pynvml = _load_fake()
 
 FakePynvml = fake_pynvml.FakePynvml
 gpu = fake_pynvml.gpu

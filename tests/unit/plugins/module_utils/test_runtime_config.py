@@ -15,6 +15,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.runtime
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "containerd"
 V2 = (FIXTURES / "config-v2-containerd-1.6.20.toml").read_text()
+V3 = (FIXTURES / "config-v3-containerd-2.1.4.toml").read_text()
 BIN = "/usr/bin/nvidia-container-runtime"
 
 
@@ -37,16 +38,28 @@ def test_containerd_v2_default_gets_the_runtime_and_keeps_everything_else():
     assert configure_containerd(after, "config.toml", "nvidia", BIN, False)[0] == after  # a second run changes nothing
 
 
+def test_containerd_v3_default_of_containerd_2():
+    after, version = configure_containerd(V3, "config.toml", "nvidia", BIN, True)
+    assert version == 3
+    table = cri(tomlkit.parse(after), 3)
+    assert table["default_runtime_name"] == "nvidia"
+    assert table["runtimes"]["nvidia"]["options"]["BinaryName"] == BIN
+    assert "SystemdCgroup" not in table["runtimes"]["nvidia"]["options"]  # runc sets none here: nor does nvidia
+    # containerd 2 keeps a grpc.v1.cri table for the CRI server itself; the runtime must not land there
+    assert "containerd" not in tomlkit.parse(after)["plugins"]["io.containerd.grpc.v1.cri"]
+    assert configure_containerd(after, "config.toml", "nvidia", BIN, True)[0] == after
+
+
 def test_containerd_default_runtime_and_back():
-    with_default, _ = configure_containerd(V2, "c", "nvidia", BIN, True)
+    with_default, _version = configure_containerd(V2, "c", "nvidia", BIN, True)
     assert cri(tomlkit.parse(with_default), 2)["default_runtime_name"] == "nvidia"
-    back, _ = configure_containerd(with_default, "c", "nvidia", BIN, False)
+    back, _version = configure_containerd(with_default, "c", "nvidia", BIN, False)
     assert cri(tomlkit.parse(back), 2)["default_runtime_name"] == "runc"
 
 
 def test_systemd_cgroup_follows_runc():
     text = V2.replace("SystemdCgroup = false", "SystemdCgroup = true")
-    after, _ = configure_containerd(text, "c", "nvidia", BIN, False)
+    after, _version = configure_containerd(text, "c", "nvidia", BIN, False)
     assert cri(tomlkit.parse(after), 2)["runtimes"]["nvidia"]["options"]["SystemdCgroup"] is True
 
 
@@ -59,7 +72,7 @@ def test_missing_or_empty_config_becomes_version_2():
 
 def test_comments_survive():
     text = "# managed by the platform team\nversion = 2\n\n[plugins]\n  # keep this\n"
-    after, _ = configure_containerd(text, "c", "nvidia", BIN, False)
+    after, _version = configure_containerd(text, "c", "nvidia", BIN, False)
     assert "# managed by the platform team" in after and "# keep this" in after
 
 
@@ -80,6 +93,6 @@ def test_crio_drop_in():
     assert version is None
     assert doc["crio"]["runtime"]["runtimes"]["nvidia"] == {"runtime_path": BIN, "runtime_type": "oci"}
     assert doc["crio"]["runtime"]["default_runtime"] == "nvidia"
-    plain, _ = configure_crio(after, "99-nvidia.toml", "nvidia", BIN, False)
+    plain, _version = configure_crio(after, "99-nvidia.toml", "nvidia", BIN, False)
     assert "default_runtime" not in tomlkit.parse(plain)["crio"]["runtime"]
     assert configure_crio(plain, "99-nvidia.toml", "nvidia", BIN, False)[0] == plain
