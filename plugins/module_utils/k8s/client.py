@@ -153,9 +153,6 @@ def build_configuration(params):
             setattr(configuration, attribute, value)
     if params.get("proxy"):
         configuration.proxy = params["proxy"]
-    if not configuration.host or configuration.host == "http://localhost":
-        if not host and not kubeconfig:
-            raise K8sConfigError("host: no API server address found; set host or kubeconfig.")
     configuration.retries = urllib3.Retry(total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=0, redirect=0, backoff_factor=0.2)
     return configuration
 
