@@ -20,13 +20,13 @@ def fifty_gpu_nodes(kubeconfig):
     fleet = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fleet)
     group = "it-dp-%s" % uuid.uuid4().hex[:6]
-    doc = {"defaults": {"cpu": "64", "memory": "512Gi", "pods": "110", "driver": "580.159.04", "cuda": "13.0"},
-           "groups": [
-               {"name": group, "count": EXTRA_GPU_NODES, "resources": {"nvidia.com/gpu": 8},
-                "gpu": {"product": "NVIDIA-H100-80GB-HBM3", "memory_mib": 81559, "count": 8, "family": "hopper",
-                        "compute": "9.0", "mig_capable": True, "mig_strategy": "none"}},
-               {"name": group + "-cpu", "count": 3},
-           ]}
+    h100 = {"product": "NVIDIA-H100-80GB-HBM3", "memory_mib": 81559, "count": 8, "family": "hopper",
+            "compute": "9.0", "mig_capable": True, "mig_strategy": "none"}
+    groups = [
+        {"name": group, "count": EXTRA_GPU_NODES, "resources": {"nvidia.com/gpu": 8}, "gpu": h100},
+        {"name": group + "-cpu", "count": 3},
+    ]
+    doc = {"defaults": {"cpu": "64", "memory": "512Gi", "pods": "110", "driver": "580.159.04", "cuda": "13.0"}, "groups": groups}
     fleet.apply_nodes(kubeconfig, fleet.build_nodes(doc))
     yield {"gpu": {"%s-%d" % (group, i) for i in range(EXTRA_GPU_NODES)}, "cpu": {"%s-cpu-%d" % (group, i) for i in range(3)}}
     fleet.delete_nodes(kubeconfig, group)
