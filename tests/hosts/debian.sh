@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A throwaway Debian bookworm host for the node roles: a debootstrap root, entered by
+# Ansible over SSH (sshd runs chrooted on 127.0.0.1:$PORT). It shares this machine's
+# kernel and network, so apt reaches Debian's mirror; it has no GPU.
+#
+#   debian.sh up       fresh root from the cached base, sshd started, inventory written
+#   debian.sh down     sshd stopped, mounts released, root removed
+#   debian.sh inventory  print the inventory path
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(cd "$HERE/../.." && pwd)
+SUITE=bookworm
+MIRROR=${INFEROPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PORT=${INFEROPS_DEBIAN_PORT:-2222}
+INCLUDE=python3,openssh-server,ca-certificates,pciutils,kmod
+CACHE=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}/hosts
+BASE="$CACHE/debian-$SUITE-minbase-$(echo "$INCLUDE" | md5sum | cut -c1-8).tar"
+STATE=${INFEROPS_HOST_DIR:-$ROOT_DIR/.cluster/hosts/debian-$SUITE}
+CHROOT=$STATE/root
+
+log() { printf '[debian-host] %s\n' "$*" >&2; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, chroot, mounts)"; exit 3; }
+}
+
+base() {
+  [ -f "$BASE" ] && return
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+  fi
+  local tmp
+  tmp=$(mktemp -d "${CACHE%/}.XXXXXX")
+  log "debootstrap $SUITE ($INCLUDE)"
+  debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp/root" "$MIRROR" >&2
+  mkdir -p "$CACHE"
+  tar -C "$tmp/root" -cf "$BASE.part" . && mv "$BASE.part" "$BASE"
+  rm -rf "$tmp"
+}
+
+mounted() { grep -q " $1 " /proc/mounts; }
+
+down() {
+  # every process running inside the root: sshd and the sessions it forked
+  local p
+  for p in /proc/[0-9]*; do
+    if [ "$(readlink "$p/root" 2>/dev/null)" = "$CHROOT" ]; then kill "${p#/proc/}" 2>/dev/null || true; fi
+  done
+  rm -f "$STATE/sshd.pid"
+  local m
+  for m in dev/pts dev proc sys; do
+    if mounted "$CHROOT/$m"; then umount -l "$CHROOT/$m"; fi
+  done
+  rm -rf "$CHROOT"
+}
+
+up() {
+  need_root
+  base
+  down
+  mkdir -p "$CHROOT"
+  tar -C "$CHROOT" -xf "$BASE"
+  mount -t proc proc "$CHROOT/proc"
+  mount -t sysfs sys "$CHROOT/sys"
+  mount --bind /dev "$CHROOT/dev"
+  mount --bind /dev/pts "$CHROOT/dev/pts"
+  cp /etc/resolv.conf "$CHROOT/etc/resolv.conf"
+  # A host on this machine's network trusts the CAs this machine trusts (a TLS-inspecting
+  # proxy on the way to PyPI, say), and uses its pip settings.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$CHROOT/usr/local/share/ca-certificates/"
+    chroot "$CHROOT" update-ca-certificates >/dev/null 2>&1
+  fi
+  if [ -f /etc/pip.conf ]; then cp /etc/pip.conf "$CHROOT/etc/pip.conf"; fi
+  echo "deb $MIRROR $SUITE main" >"$CHROOT/etc/apt/sources.list"
+  [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -f "$STATE/id_ed25519"
+  install -d -m 700 "$CHROOT/root/.ssh"
+  install -m 600 "$STATE/id_ed25519.pub" "$CHROOT/root/.ssh/authorized_keys"
+  chroot "$CHROOT" ssh-keygen -A >/dev/null
+  mkdir -p "$CHROOT/run/sshd"
+  chroot "$CHROOT" /usr/sbin/sshd -p "$PORT" -o ListenAddress=127.0.0.1 -o PermitRootLogin=prohibit-password \
+    -o PidFile=/run/sshd.pid
+  # sshd returns once it has forked into the background, which may be before it listens
+  local i
+  for i in $(seq 1 50); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then break; fi
+    sleep 0.2
+  done
+  (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { log "sshd does not listen on 127.0.0.1:$PORT"; exit 1; }
+  cat >"$STATE/inventory.yml" <<INV
+---
+all:
+  hosts:
+    debian-$SUITE:
+      ansible_host: 127.0.0.1
+      ansible_port: $PORT
+      ansible_user: root
+      ansible_ssh_private_key_file: $STATE/id_ed25519
+      # each up is a new host: no host key to remember, no SSH connection to reuse
+      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=no -o ControlPath=none
+      ansible_python_interpreter: /usr/bin/python3
+INV
+  log "ready: ssh -p $PORT root@127.0.0.1 (inventory $STATE/inventory.yml)"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) need_root; down ;;
+  inventory) echo "$STATE/inventory.yml" ;;
+  *) echo "usage: $0 up|down|inventory" >&2; exit 2 ;;
+esac
