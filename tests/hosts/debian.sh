@@ -4,6 +4,7 @@
 # kernel and network, so apt reaches Debian's mirror; it has no GPU.
 #
 #   debian.sh up       fresh root from the cached base, sshd started, inventory written
+#   debian.sh ensure   up, unless the host already runs (prints "started" when it started it)
 #   debian.sh down     sshd stopped, mounts released, root removed
 #   debian.sh inventory  print the inventory path
 set -euo pipefail
@@ -105,9 +106,14 @@ INV
   log "ready: ssh -p $PORT root@127.0.0.1 (inventory $STATE/inventory.yml)"
 }
 
+running() {
+  [ -d "$CHROOT/etc" ] && (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null
+}
+
 case "${1:-}" in
-  up) up ;;
+  up) up; echo started ;;
+  ensure) if running; then echo "already running"; else up; echo started; fi ;;
   down) need_root; down ;;
   inventory) echo "$STATE/inventory.yml" ;;
-  *) echo "usage: $0 up|down|inventory" >&2; exit 2 ;;
+  *) echo "usage: $0 up|ensure|down|inventory" >&2; exit 2 ;;
 esac
