@@ -19,7 +19,6 @@ stdout as a Markdown table, and benchmarks/results/node_labels.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -39,18 +38,11 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels im
     OWNED_LABELS,
     labels_from_facts,
 )
-from k8s_helpers import audit_log, node_writes  # noqa: E402
+from k8s_helpers import audit_log, fleet_tool, node_writes  # noqa: E402
 
 FACTS = json.loads((ROOT / "tests/fixtures/nvml/h200-gpu-facts.json").read_text())
 TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 LOOP_AGENT = "per-node-loop"
-
-
-def load_fleet():
-    spec = importlib.util.spec_from_file_location("fleet", ROOT / "tests/cluster/fleet.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def settle(client, names, timeout=300):
@@ -112,7 +104,7 @@ def main(argv=None):
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--kubeconfig", default=str(ROOT / ".cluster" / "kubeconfig"))
     args = parser.parse_args(argv)
-    fleet = load_fleet()
+    fleet = fleet_tool()
     log = audit_log()
     if log is None:
         raise SystemExit("this benchmark counts writes in the local control plane's audit log: run `make cluster-up` first")

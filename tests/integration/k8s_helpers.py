@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".tmp" / "collections"
 MODULES = "ansible_collections.inferops.kubernetes.plugins.modules"
+
+
+def fleet_tool():
+    """tests/cluster/fleet.py as a module (build_nodes, apply_nodes, delete_nodes)."""
+    spec = importlib.util.spec_from_file_location("fleet", ROOT / "tests" / "cluster" / "fleet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def wait_until(predicate, timeout, what, interval=0.25):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 
 import pytest
 
-from k8s_helpers import ROOT, run_module
+from k8s_helpers import fleet_tool, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -16,9 +15,7 @@ EXTRA_GPU_NODES = 50
 
 @pytest.fixture
 def fifty_gpu_nodes(kubeconfig):
-    spec = importlib.util.spec_from_file_location("fleet", ROOT / "tests/cluster/fleet.py")
-    fleet = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fleet)
+    fleet = fleet_tool()
     group = "it-dp-%s" % uuid.uuid4().hex[:6]
     h100 = {"product": "NVIDIA-H100-80GB-HBM3", "memory_mib": 81559, "count": 8, "family": "hopper",
             "compute": "9.0", "mig_capable": True, "mig_strategy": "none"}

@@ -8,14 +8,13 @@ the module says of itself. Other writers (the node controller, kwok) are not cou
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import time
 import uuid
 
 import pytest
 
-from k8s_helpers import ROOT, audit_log, node_writes, run_module, wait_until
+from k8s_helpers import ROOT, audit_log, fleet_tool, node_writes, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +25,7 @@ FLEET_SIZE = 50
 
 def _bare_nodes(kubeconfig, k8s, count):
     """`count` simulated nodes without any GPU label; yields their names, deletes them afterwards."""
-    spec = importlib.util.spec_from_file_location("fleet", ROOT / "tests/cluster/fleet.py")
-    fleet = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fleet)
+    fleet = fleet_tool()
     group = "it-lbl-%s" % uuid.uuid4().hex[:6]
     fleet_doc = {"defaults": {"cpu": "32", "memory": "256Gi", "pods": "110", "driver": "580.159.04", "cuda": "13.0"},
                  "groups": [{"name": group, "count": count}]}
