@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from k8s_helpers import ROOT
+from k8s_helpers import ROOT, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,19 @@ def test_module_play(kubeconfig):
     assert "failed=0" in proc.stdout and "ignored=1" in proc.stdout
 
 
-def test_main_job_runs_and_says_what_it_runs(kubeconfig):
+@pytest.fixture
+def leave_the_cluster_as_found(kubeconfig, k8s):
+    """The main job deploys the device plugin; what it added is removed again after the test."""
+    namespace_before = k8s.get("v1", "Namespace", "nvidia-device-plugin")
+    runtime_class_before = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
+    yield
+    if namespace_before is None:
+        run_module("device_plugin", {"kubeconfig": kubeconfig, "state": "absent", "runtime_class": runtime_class_before is None})
+
+
+def test_main_job_runs_and_says_what_it_runs(kubeconfig, leave_the_cluster_as_found):
     proc = ansible_playbook(ROOT / "playbooks/site.yml", kubeconfig, "-i", str(ROOT / "inventories/local/hosts.yml"))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "not in this version yet" in proc.stdout
+    assert "The device plugin runs on 5 GPU node(s)" in proc.stdout
     assert "NVIDIA-H100-80GB-HBM3: 2 node(s)" in proc.stdout
