@@ -38,7 +38,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels im
     OWNED_LABELS,
     labels_from_facts,
 )
-from k8s_helpers import audit_log, fleet_tool, node_writes  # noqa: E402
+from k8s_helpers import audit_log, fleet_tool, node_settled, node_writes  # noqa: E402
 
 FACTS = json.loads((ROOT / "tests/fixtures/nvml/h200-gpu-facts.json").read_text())
 TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
@@ -50,17 +50,10 @@ def settle(client, names, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         nodes = {n["metadata"]["name"]: n for n in client.list("v1", "Node")}
-        if all(_settled(nodes.get(name)) for name in names):
+        if all(node_settled(nodes.get(name)) for name in names):
             return
         time.sleep(1)
     raise SystemExit("the new nodes did not become Ready within %ss" % timeout)
-
-
-def _settled(node):
-    if not node:
-        return False
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions") or [])
-    return ready and not any(t["key"].startswith("node.kubernetes.io/") for t in node["spec"].get("taints") or [])
 
 
 def run_module(kubeconfig, names):

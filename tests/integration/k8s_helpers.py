@@ -24,6 +24,14 @@ def fleet_tool():
     return module
 
 
+def node_settled(node):
+    """A new node the controllers are done with: Ready, and without the node.kubernetes.io/* taints."""
+    if not node:
+        return False
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions") or [])
+    return ready and not any(t["key"].startswith("node.kubernetes.io/") for t in node["spec"].get("taints") or [])
+
+
 def wait_until(predicate, timeout, what, interval=0.25):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

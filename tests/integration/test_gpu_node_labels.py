@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from k8s_helpers import ROOT, audit_log, fleet_tool, node_writes, run_module, wait_until
+from k8s_helpers import ROOT, audit_log, fleet_tool, node_settled, node_writes, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def _bare_nodes(kubeconfig, k8s, count):
                  "groups": [{"name": group, "count": count}]}
     fleet.apply_nodes(kubeconfig, fleet.build_nodes(fleet_doc))
     names = ["%s-%d" % (group, i) for i in range(count)]
-    wait_until(lambda: all(_settled(k8s.get("v1", "Node", n)) for n in names), 60, "the new nodes Ready, without not-ready taints")
+    wait_until(lambda: all(node_settled(k8s.get("v1", "Node", n)) for n in names), 60, "the new nodes Ready, without not-ready taints")
     yield names
     fleet.delete_nodes(kubeconfig, group)
 
@@ -46,11 +46,6 @@ def bare_nodes(kubeconfig, k8s):
 def untouched_pair(kubeconfig, k8s):
     """Two nodes that no test labels successfully: the bad-input cases must leave them bare."""
     yield from _bare_nodes(kubeconfig, k8s, 2)
-
-
-def _settled(node):
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions") or [])
-    return ready and not any(t["key"].startswith("node.kubernetes.io/") for t in node["spec"].get("taints") or [])
 
 
 def labels_of(k8s, name):
