@@ -1,0 +1,583 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Why the pods of a workload are not ready: one finding per pod, naming the cause and the fix.
+
+Works on any namespace and label selector (a Deployment's pods, an InferenceService's predictor
+pods, anything else). The evidence is what the cluster itself says: the pod's conditions and
+container statuses, the events the scheduler and the kubelet wrote about it, the logs of a crashed
+container, and for a pod that is not scheduled, the nodes' allocatable GPU resources minus the
+requests of the pods already bound to them (counted by gpu_inventory, as the scheduler counts them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu_inventory import (
+    build_inventory,
+    classify,
+    pod_gpu_requests,
+)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+
+try:
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.rest import ApiException
+    import urllib3
+except ImportError:  # guarded by the calling module; only log reading needs it
+    CoreV1Api = ApiException = urllib3 = None
+
+CAUSES = (
+    "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",
+    "crash_loop", "probe_failure", "unschedulable", "pending_other",
+)
+
+IMAGE_PULL_REASONS = (
+    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+    "RegistryUnavailable", "SignatureValidationFailed", "ErrImageInspect",
+)
+LOG_TAIL_LINES = 20
+LOG_TIMEOUT = 10
+
+# "0/6 nodes are available: 1 node(s) had untolerated taint(s), 5 Insufficient nvidia.com/gpu. preemption: ..."
+_SCHEDULER_MESSAGE = re.compile(r"^\s*(?P<available>\d+)/(?P<total>\d+) nodes are available(?::\s*(?P<reasons>.*))?$", re.S)
+_REASON_ITEM = re.compile(r"^(?P<count>\d+)\s+(?P<reason>.+)$")
+_PROBE_EVENT = re.compile(r"^(?P<probe>Readiness|Liveness|Startup) probe (?:failed|errored)", re.I)
+
+# What crashed serving processes print when the model is not where they look for it.
+_MISSING_MODEL = re.compile(
+    r"no such file or directory|does not exist|not found|could not find|no versions of servable|"
+    r"failed to load|model.*missing|unable to (?:open|find|load)",
+    re.I,
+)
+
+
+def label_selector(selector):
+    """A label selector string from a string, a {label: value} dict or a LabelSelector dict."""
+    if selector is None:
+        return ""
+    if isinstance(selector, str):
+        return selector
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        parts = ["%s=%s" % (k, v) for k, v in sorted((selector.get("matchLabels") or {}).items())]
+        for expr in selector.get("matchExpressions") or []:
+            operator, key, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
+            if operator == "In":
+                parts.append("%s in (%s)" % (key, ",".join(values)))
+            elif operator == "NotIn":
+                parts.append("%s notin (%s)" % (key, ",".join(values)))
+            elif operator == "Exists":
+                parts.append(key)
+            elif operator == "DoesNotExist":
+                parts.append("!%s" % key)
+        return ",".join(parts)
+    return ",".join("%s=%s" % (k, v) for k, v in sorted(selector.items()))
+
+
+def parse_scheduler_message(message):
+    """Per-reason node counts of a FailedScheduling message, or None when it is not one.
+
+    {"available": 0, "total": 6, "reasons": {"Insufficient nvidia.com/gpu": 5, "node(s) had untolerated taint(s)": 1}}
+    """
+    match = _SCHEDULER_MESSAGE.match(message or "")
+    if not match:
+        return None
+    reasons = {}
+    text = match.group("reasons") or ""
+    # The reasons end at the first sentence break ("... nvidia.com/gpu. preemption: ..."); a resource
+    # name holds dots but never a dot followed by a space.
+    text = re.split(r"\.(?:\s|$)", text, maxsplit=1)[0]
+    for item in re.split(r",\s*(?=\d+\s)", text):
+        found = _REASON_ITEM.match(item.strip())
+        if found:
+            reason = found.group("reason").strip()
+            reasons[reason] = reasons.get(reason, 0) + int(found.group("count"))
+    return {"available": int(match.group("available")), "total": int(match.group("total")), "reasons": reasons}
+
+
+def _expression_matches(expr, labels):
+    key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    present = key in labels
+    value = labels.get(key)
+    if operator == "In":
+        return present and value in values
+    if operator == "NotIn":
+        return not present or value not in values
+    if operator == "Exists":
+        return present
+    if operator == "DoesNotExist":
+        return not present
+    if operator in ("Gt", "Lt") and present and values:
+        try:
+            left, right = int(value), int(values[0])
+        except ValueError:
+            return False
+        return left > right if operator == "Gt" else left < right
+    return False
+
+
+def _term_matches(term, node):
+    metadata = node.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    fields = {"metadata.name": metadata.get("name")}
+    return (all(_expression_matches(e, labels) for e in term.get("matchExpressions") or [])
+            and all(_expression_matches(e, fields) for e in term.get("matchFields") or []))
+
+
+def selector_matches(pod_spec, node):
+    """Whether the pod's nodeSelector and required node affinity allow the node."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    if terms and not any(_term_matches(term, node) for term in terms):
+        return False
+    return True
+
+
+def _tolerates(toleration, taint):
+    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+        return False
+    if toleration.get("operator") == "Exists":
+        return not toleration.get("key") or toleration["key"] == taint.get("key")
+    return toleration.get("key") == taint.get("key") and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def untolerated_taints(pod_spec, node):
+    """The node's NoSchedule / NoExecute taints that the pod does not tolerate."""
+    tolerations = pod_spec.get("tolerations") or []
+    return [
+        t for t in (node.get("spec") or {}).get("taints") or []
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not any(_tolerates(tol, t) for tol in tolerations)
+    ]
+
+
+def _taint_text(taint):
+    value = "=%s" % taint["value"] if taint.get("value") else ""
+    return "%s%s:%s" % (taint.get("key"), value, taint.get("effect"))
+
+
+def _selector_text(pod_spec):
+    parts = ["%s=%s" % item for item in sorted((pod_spec.get("nodeSelector") or {}).items())]
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for term in required.get("nodeSelectorTerms") or []:
+        for expr in term.get("matchExpressions") or []:
+            parts.append("%s %s %s" % (expr.get("key"), expr.get("operator"), ",".join(expr.get("values") or [])))
+    return ", ".join(p.strip() for p in parts) or "none"
+
+
+def _event_time(event):
+    series = event.get("series") or {}
+    return (series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime")
+            or (event.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def _pod_events(events, pod):
+    metadata = pod.get("metadata") or {}
+    uid, name = metadata.get("uid"), metadata.get("name")
+    mine = []
+    for event in events:
+        ref = event.get("involvedObject") or event.get("regarding") or {}
+        if ref.get("kind") != "Pod" or ref.get("name") != name:
+            continue
+        if uid and ref.get("uid") and ref["uid"] != uid:
+            continue
+        mine.append(event)
+    return sorted(mine, key=_event_time)
+
+
+def _container_of(event):
+    field_path = (event.get("involvedObject") or {}).get("fieldPath") or ""
+    match = re.search(r"\{(.+)\}", field_path)
+    return match.group(1) if match else None
+
+
+def _condition(pod, condition_type):
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == condition_type:
+            return condition
+    return None
+
+
+def _is_ready(pod):
+    return ((_condition(pod, "Ready") or {}).get("status")) == "True"
+
+
+def _finding(cause, pod, message, **details):
+    return {"cause": cause, "pod": (pod.get("metadata") or {}).get("name"), "message": message, "details": details}
+
+
+class _Fleet:
+    """Nodes and the GPU requests already bound to them, read once per diagnosis and only when needed."""
+
+    def __init__(self, client):
+        self.client = client
+        self._nodes = None
+        self._entries = None
+
+    def load(self):
+        if self._nodes is None:
+            self._nodes = self.client.list("v1", "Node")
+            pods = self.client.list("v1", "Pod", field_selector="status.phase!=Succeeded,status.phase!=Failed")
+            inventory = build_inventory(self._nodes, pods, include_cpu_nodes=True)
+            self._entries = {entry["name"]: entry for entry in inventory["nodes"]}
+        return self._nodes, self._entries
+
+
+def _placement(pod, nodes, entries):
+    """For every node: does the GPU request fit its free resources, and what else keeps the pod off it."""
+    spec = pod.get("spec") or {}
+    requests = pod_gpu_requests(pod)
+    rows = []
+    for node in nodes:
+        name = (node.get("metadata") or {}).get("name")
+        entry = entries.get(name) or {"resources": {}, "ready": False, "product": None}
+        resources = entry["resources"]
+        short = {
+            res: {"requested": amount, "allocatable": resources.get(res, {}).get("allocatable", 0),
+                  "free": resources.get(res, {}).get("free", 0)}
+            for res, amount in requests.items() if resources.get(res, {}).get("free", 0) < amount
+        }
+        blocked_by = []
+        if not selector_matches(spec, node):
+            blocked_by.append("node selector/affinity")
+        taints = untolerated_taints(spec, node)
+        if taints:
+            blocked_by.append("taint " + ", ".join(_taint_text(t) for t in taints))
+        rows.append({
+            "node": name,
+            "product": entry.get("product"),
+            "ready": entry.get("ready", False),
+            "selector_ok": selector_matches(spec, node),
+            "taints": taints,
+            "short": short,
+            "blocked_by": blocked_by,
+            "resources": {res: resources.get(res, {}) for res in requests},
+        })
+    return requests, rows
+
+
+def _gpu_node_summary(rows, resource):
+    """'gpu-h100-0 (NVIDIA-H100-80GB-HBM3: 8 allocatable, 8 free)'-style text of the nodes with the resource."""
+    parts = []
+    for row in rows:
+        res = row["resources"].get(resource) or {}
+        if res.get("allocatable"):
+            parts.append("%s (%s%s allocatable, %s free)" % (
+                row["node"], "%s: " % row["product"] if row["product"] else "", res["allocatable"], res.get("free", 0)))
+    return ", ".join(parts) or "none"
+
+
+def _diagnose_unscheduled(pod, scheduler_message, fleet):
+    name = (pod.get("metadata") or {}).get("name")
+    spec = pod.get("spec") or {}
+    parsed = parse_scheduler_message(scheduler_message) if scheduler_message else None
+    nodes, entries = fleet.load()
+    requests, rows = _placement(pod, nodes, entries)
+    candidates = [r for r in rows if r["ready"]]
+    eligible = [r for r in candidates if not r["blocked_by"]]
+    by_selector = [r for r in candidates if r["selector_ok"]]
+    scheduler = {"message": scheduler_message, "reasons": (parsed or {}).get("reasons", {}),
+                 "nodes_total": (parsed or {}).get("total"), "nodes_available": (parsed or {}).get("available")}
+    fits_now = [r["node"] for r in eligible if not r["short"]]
+    fits_if_allowed = [{"node": r["node"], "blocked_by": r["blocked_by"]} for r in candidates if r["blocked_by"] and not r["short"]]
+    common = dict(scheduler=scheduler, requests=requests, fits_now=fits_now, fits_if_allowed=fits_if_allowed)
+    allowed_text = "; it would fit on %s" % "; ".join(
+        "%s if the %s allowed it" % (f["node"], " and ".join(f["blocked_by"])) for f in fits_if_allowed
+    ) if fits_if_allowed else ""
+
+    if candidates and not by_selector:
+        keys = sorted(set(spec.get("nodeSelector") or {}))
+        present = {}
+        for node in nodes:
+            labels = (node.get("metadata") or {}).get("labels") or {}
+            for key in keys:
+                if key in labels:
+                    present.setdefault(key, set()).add(labels[key])
+        values = "; ".join("%s is one of %s" % (k, ", ".join(sorted(v))) for k, v in sorted(present.items()))
+        return _finding(
+            "node_selector_mismatch", pod,
+            "Pod %s selects nodes by %s, which no node matches%s%s: correct the node selector or affinity "
+            "(e.g. nvidia.com/gpu.product to a product the cluster has) or label the nodes."
+            % (name, _selector_text(spec), " (on the nodes %s)" % values if values else "", allowed_text),
+            node_selector=spec.get("nodeSelector") or {}, label_values={k: sorted(v) for k, v in present.items()}, **common
+        )
+    if by_selector and not eligible:
+        taints = {}
+        for row in by_selector:
+            for taint in row["taints"]:
+                taints.setdefault(_taint_text(taint), []).append(row["node"])
+        toleration = by_selector[0]["taints"][0] if by_selector[0]["taints"] else {}
+        fix = "add the toleration {key: %s, operator: Exists, effect: %s}" % (toleration.get("key"), toleration.get("effect"))
+        return _finding(
+            "untolerated_taint", pod,
+            "Pod %s may only run on %s, which carry taints it does not tolerate (%s): %s to the pod, or target "
+            "untainted nodes." % (name, ", ".join(r["node"] for r in by_selector),
+                                  "; ".join("%s on %s" % (t, ", ".join(n)) for t, n in sorted(taints.items())), fix),
+            taints={t: n for t, n in sorted(taints.items())}, **common
+        )
+    gpu_short = sorted({res for row in eligible for res in row["short"]})
+    if requests and eligible and not fits_now and gpu_short:
+        resource = gpu_short[0]
+        requested = requests[resource]
+        largest = max((r["resources"].get(resource, {}).get("allocatable", 0) for r in rows), default=0)
+        when_freed = [r["node"] for r in eligible if r["resources"].get(resource, {}).get("allocatable", 0) >= requested]
+        if largest < requested:
+            fix = ("no node has %s allocatable %s, so lower the request to at most %s per pod (split the model across "
+                   "more replicas or use tensor parallelism within one node) or add larger nodes"
+                   % (requested, resource, largest)) if largest else "add nodes that advertise %s" % resource
+        elif when_freed:
+            fix = "free %s on %s (delete or scale down the pods holding them) or add nodes" % (resource, ", ".join(when_freed))
+        else:
+            fix = "let the pod run on the nodes that have enough %s, or add nodes" % resource
+        return _finding(
+            "insufficient_gpu", pod,
+            "Pod %s requests %s %s, more than any node it may run on has free (nodes with %s: %s)%s; %s."
+            % (name, requested, resource, resource, _gpu_node_summary(rows, resource), allowed_text, fix),
+            resource=resource, requested=requested, largest_allocatable=largest, fits_when_freed=when_freed,
+            nodes=[dict(node=r["node"], product=r["product"], **r["resources"].get(resource, {}))
+                   for r in rows if r["resources"].get(resource, {}).get("allocatable")],
+            **common
+        )
+    # Our own count finds room, or the blocker is not a GPU: the scheduler's reasons decide.
+    reasons = scheduler["reasons"]
+    gpu_reasons = [r for r in reasons if r.startswith("Insufficient ") and classify(r.split(" ", 1)[1])]
+    if gpu_reasons and not fits_now:
+        resource = gpu_reasons[0].split(" ", 1)[1]
+        return _finding(
+            "insufficient_gpu", pod,
+            "Pod %s cannot be scheduled: the scheduler reports %s; free %s or add nodes." % (name, scheduler_message, resource),
+            resource=resource, requested=requests.get(resource), **common
+        )
+    detail = scheduler_message or "the scheduler has not placed it yet"
+    return _finding(
+        "unschedulable", pod,
+        "Pod %s is not scheduled: %s; fix what the scheduler names (CPU or memory requests, affinity, volumes, ports) "
+        "or add capacity." % (name, detail),
+        **common
+    )
+
+
+def _read_log(client, namespace, pod, container, previous, tail_lines=LOG_TAIL_LINES):
+    """The last lines of a container's log, or raise K8sError saying why there are none."""
+    if CoreV1Api is None:
+        raise K8sError("the kubernetes Python client is not installed")
+    try:
+        text = CoreV1Api(client.api_client).read_namespaced_pod_log(
+            pod, namespace, container=container, previous=previous, tail_lines=tail_lines, _request_timeout=LOG_TIMEOUT,
+        )
+    except ApiException as exc:
+        raise K8sError("the API server answered %s: %s" % (exc.status, _api_message(exc)))
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise K8sError("the request failed: %s" % exc)
+    return [line for line in (text or "").splitlines() if line.strip()][-tail_lines:]
+
+
+def _api_message(exc):
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError, AttributeError):
+        return exc.reason
+
+
+def _image_pull_fix(text):
+    lowered = (text or "").lower()
+    if "unauthorized" in lowered or "authentication required" in lowered or "denied" in lowered or "forbidden" in lowered:
+        return "give the pod imagePullSecrets with credentials for the registry"
+    if "not found" in lowered or "manifest unknown" in lowered or "invalidimagename" in lowered or "invalid reference" in lowered:
+        return "correct the image name or tag (it does not exist in the registry)"
+    if "no such host" in lowered or "dial tcp" in lowered or "timeout" in lowered or "connection refused" in lowered:
+        return "make the registry reachable from the nodes (DNS, proxy, firewall) or mirror the image"
+    return "check that the image name and tag exist and that the nodes can pull from the registry"
+
+
+def _container_statuses(pod):
+    status = pod.get("status") or {}
+    return list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+
+
+def _diagnose_containers(client, namespace, pod, events, read_log):
+    name = (pod.get("metadata") or {}).get("name")
+    statuses = _container_statuses(pod)
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in IMAGE_PULL_REASONS:
+            pull_events = [e for e in events if e.get("reason") in ("Failed", "BackOff", "InspectFailed", "ErrImageNeverPull")
+                           and "image" in (e.get("message") or "").lower() and _container_of(e) in (None, cs.get("name"))]
+            # "Failed to pull image ...: <registry's answer>" says why; "Back-off pulling image" only that it retries
+            failures = [e for e in pull_events if (e.get("message") or "").startswith("Failed to pull image")]
+            chosen = failures or pull_events
+            evidence = (chosen[-1].get("message") if chosen else None) or waiting.get("message") or waiting["reason"]
+            fix = _image_pull_fix(" ".join([evidence, waiting.get("message") or "", waiting["reason"]]))
+            return _finding(
+                "image_pull", pod,
+                "Container %s of pod %s cannot pull its image %s (%s: %s); %s."
+                % (cs.get("name"), name, cs.get("image"), waiting["reason"], evidence, fix),
+                container=cs.get("name"), image=cs.get("image"), reason=waiting["reason"],
+                events=[e.get("message") for e in pull_events[-3:]],
+            )
+    for cs in statuses:
+        state = cs.get("state") or {}
+        waiting = state.get("waiting") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        terminated = state.get("terminated") or {}
+        restarts = cs.get("restartCount") or 0
+        crashing = waiting.get("reason") == "CrashLoopBackOff" or (
+            not cs.get("ready") and (terminated.get("exitCode") or (restarts and last.get("exitCode")))
+        )
+        if not crashing:
+            continue
+        container = cs.get("name")
+        probes = _probe_events(events, container, kinds=("Liveness", "Startup"))
+        if probes:
+            return _probe_finding(pod, container, probes, restarts)
+        ended = last or terminated
+        previous = restarts > 0
+        try:
+            lines = read_log(client, namespace, name, container, previous)
+            logs_error = None
+        except K8sError as exc:
+            lines, logs_error = [], str(exc)
+        which = "previous" if previous else "current"
+        if logs_error:
+            log_text = "the logs of its %s instance are unavailable (%s)" % (which, logs_error)
+        elif lines:
+            log_text = "its %s instance last logged: %s" % (which, lines[-1].strip())
+        else:
+            log_text = "its %s instance logged nothing" % which
+        reason = ended.get("reason") or waiting.get("reason") or "Error"
+        if reason == "OOMKilled":
+            fix = "raise the container's memory limit to what the model needs"
+        elif any(_MISSING_MODEL.search(line) for line in lines) or _MISSING_MODEL.search(ended.get("message") or ""):
+            fix = "the model is not where the server looks for it: check the volume or storage URI and the model path"
+        else:
+            fix = "fix the error its log shows (kubectl logs --previous %s -c %s)" % (name, container)
+        return _finding(
+            "crash_loop", pod,
+            "Container %s of pod %s keeps crashing (%s, exit code %s, %s restarts); %s; %s."
+            % (container, name, reason, ended.get("exitCode"), restarts, log_text, fix),
+            container=container, restarts=restarts, reason=reason, exit_code=ended.get("exitCode"),
+            termination_message=ended.get("message"), log_lines=lines, logs_previous=previous, logs_error=logs_error,
+        )
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
+            return _finding(
+                "pending_other", pod,
+                "Container %s of pod %s cannot start (%s: %s); create the ConfigMap, Secret or volume it names, or fix "
+                "the container's command." % (cs.get("name"), name, waiting["reason"], waiting.get("message") or "no message"),
+                container=cs.get("name"), reason=waiting["reason"],
+            )
+    for cs in statuses:
+        running = (cs.get("state") or {}).get("running")
+        if running is not None and not cs.get("ready"):
+            probes = _probe_events(events, cs.get("name"))
+            if probes:
+                return _probe_finding(pod, cs.get("name"), probes, cs.get("restartCount") or 0)
+    return None
+
+
+def _probe_events(events, container, kinds=("Readiness", "Liveness", "Startup")):
+    found = []
+    for event in events:
+        match = _PROBE_EVENT.match(event.get("message") or "")
+        if event.get("reason") == "Unhealthy" and match and match.group("probe").capitalize() in kinds \
+                and _container_of(event) in (None, container):
+            found.append(event)
+    return found
+
+
+def _probe_finding(pod, container, probes, restarts):
+    name = (pod.get("metadata") or {}).get("name")
+    last = probes[-1]
+    kind = _PROBE_EVENT.match(last["message"]).group("probe").capitalize()
+    count = sum((e.get("count") or (e.get("series") or {}).get("count") or 1) for e in probes)
+    if kind == "Startup":
+        fix = ("give the model time to load: raise the startup probe's failureThreshold x periodSeconds, "
+               "or check its path and port")
+    elif kind == "Liveness":
+        fix = "check the liveness probe's path and port, and that a startup probe covers model loading"
+    else:
+        fix = "check that the readiness probe's path and port are the server's health endpoint and that the model loaded"
+    return _finding(
+        "probe_failure", pod,
+        "Container %s of pod %s fails its %s probe (%s, seen %s times%s); %s."
+        % (container, name, kind.lower(), last["message"], count, ", %s restarts" % restarts if restarts else "", fix),
+        container=container, probe=kind.lower(), last_message=last["message"], failures=count, restarts=restarts,
+    )
+
+
+def diagnose_pod(client, namespace, pod, events, fleet, read_log=None):
+    """The finding for one pod that is not ready, or None when it is ready (or going away)."""
+    metadata = pod.get("metadata") or {}
+    if metadata.get("deletionTimestamp") or _is_ready(pod):
+        return None
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    name = metadata.get("name")
+    mine = _pod_events(events, pod)
+    if not spec.get("nodeName"):
+        if spec.get("schedulingGates"):
+            gates = ", ".join(g.get("name", "?") for g in spec["schedulingGates"])
+            return _finding("pending_other", pod, "Pod %s waits on scheduling gates %s; the controller that set them must "
+                            "remove them." % (name, gates), scheduling_gates=gates)
+        scheduled = _condition(pod, "PodScheduled") or {}
+        failed = [e for e in mine if e.get("reason") == "FailedScheduling"]
+        message = (failed[-1].get("message") if failed else None) or scheduled.get("message")
+        if scheduled.get("status") == "False" or failed:
+            return _diagnose_unscheduled(pod, message, fleet)
+        return _finding("pending_other", pod, "Pod %s has not been scheduled yet; if it stays so, check that the "
+                        "scheduler is running (schedulerName %s)." % (name, spec.get("schedulerName") or "default-scheduler"))
+    found = _diagnose_containers(client, namespace, pod, mine, read_log or _read_log)
+    if found:
+        return found
+    warnings = [e for e in mine if e.get("type") == "Warning"]
+    waiting = [
+        "%s: %s" % (cs.get("name"), ((cs.get("state") or {}).get("waiting") or {}).get("reason"))
+        for cs in _container_statuses(pod) if (cs.get("state") or {}).get("waiting")
+    ]
+    evidence = "; ".join(filter(None, [
+        "phase %s" % status.get("phase"),
+        "waiting %s" % ", ".join(waiting) if waiting else None,
+        "last warning: %s %s" % (warnings[-1].get("reason"), warnings[-1].get("message")) if warnings else None,
+    ]))
+    return _finding(
+        "pending_other", pod,
+        "Pod %s on node %s is not ready (%s); it may still be starting: look at its events and container states."
+        % (name, spec.get("nodeName"), evidence),
+        phase=status.get("phase"), node=spec.get("nodeName"), warnings=[e.get("message") for e in warnings[-3:]],
+    )
+
+
+def diagnose_workload(client, namespace, selector):
+    """Findings for each pod in namespace matching selector that is not ready. [] when all are ready.
+
+    selector: a label selector string, a {label: value} dict, or a LabelSelector ({matchLabels, matchExpressions}).
+    A finding: {"cause", "pod", "message", "details"}; cause is one of CAUSES.
+    """
+    text = label_selector(selector)
+    pods = client.list("v1", "Pod", namespace, label_selector=text or None)
+    if not pods:
+        return [{
+            "cause": "pending_other", "pod": None,
+            "message": "No pod in namespace %s matches %s; check the controller's events (FailedCreate: quota, admission, "
+                       "missing service account) and that the selector is right." % (namespace, text or "the empty selector"),
+            "details": {"selector": text},
+        }]
+    unready = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp") and not _is_ready(p)]
+    if not unready:
+        return []
+    events = client.list("v1", "Event", namespace, field_selector="involvedObject.kind=Pod")
+    fleet = _Fleet(client)
+    findings = []
+    for pod in sorted(unready, key=lambda p: (p.get("metadata") or {}).get("name") or ""):
+        finding = diagnose_pod(client, namespace, pod, events, fleet)
+        if finding:
+            findings.append(finding)
+    return findings
