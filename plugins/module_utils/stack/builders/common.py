@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces every runtime's pod shares: labels, security context, scheduling, probes, scratch volumes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
+
+MANAGED_BY = "inferops.kubernetes"
+COMPONENT = "model-server"
+CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
+GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+# Seconds the endpoints controller and proxies need to stop sending new requests to a stopping pod.
+PRE_STOP_SLEEP = 5
+PROBE_PERIOD = 10
+
+
+def selector_labels(spec):
+    return {"app.kubernetes.io/instance": spec["name"], "app.kubernetes.io/component": COMPONENT}
+
+
+def labels(spec):
+    result = dict(spec["labels"])
+    result.update(selector_labels(spec))
+    result.update({
+        "app.kubernetes.io/name": spec["runtime"].replace("_", "-"),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    })
+    return result
+
+
+def metadata(spec, name, with_labels=True):
+    meta = {"name": name, "namespace": spec["namespace"]}
+    if with_labels:
+        meta["labels"] = labels(spec)
+    return meta
+
+
+def config_hash(*config_maps):
+    """A digest of ConfigMaps' data: in the pod template, a changed config rolls the pods."""
+    text = json.dumps([c["data"] for c in config_maps if c], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def container_security_context(spec):
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": spec["read_only_root_filesystem"],
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context():
+    # The images' own non-root user; fsGroup makes a PVC's files readable to it.
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": rt.RUN_AS_USER,
+        "runAsGroup": rt.RUN_AS_USER,
+        "fsGroup": rt.RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def resources(spec):
+    return {part: dict(values) for part, values in spec["resources"].items() if values}
+
+
+def tolerations(spec):
+    result = [dict(t) for t in spec["tolerations"]]
+    # GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule to keep other pods off them.
+    if spec["gpu"] and not any(t.get("key") == "nvidia.com/gpu" for t in result):
+        result.insert(0, dict(GPU_TAINT_TOLERATION))
+    return result
+
+
+def topology_spread(spec, selector):
+    if spec["spread"] == "none":
+        return []
+    return [{
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        # prefer: replicas beyond the node count still schedule; require: they stay Pending.
+        "whenUnsatisfiable": "DoNotSchedule" if spec["spread"] == "require" else "ScheduleAnyway",
+        "labelSelector": {"matchLabels": dict(selector)},
+    }]
+
+
+def http_probe(path, port_name, period=PROBE_PERIOD, failure_threshold=3, timeout=5):
+    return {
+        "httpGet": {"path": path, "port": port_name},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failure_threshold,
+    }
+
+
+def probes(spec, protocol="v1"):
+    """Startup, readiness and liveness on the runtime's real health endpoints.
+
+    The startup probe allows startup_timeout seconds for the model to load; liveness only begins
+    after it, so a slow load is not killed as a hang.
+    """
+    model = spec["model"]["name"]
+    ready = rt.health_path(spec["runtime"], model, protocol)
+    live = rt.liveness_path(spec["runtime"], model, protocol)
+    attempts = -(-spec["startup_timeout"] // PROBE_PERIOD)
+    return {
+        "startupProbe": http_probe(ready, "http", failure_threshold=attempts),
+        "readinessProbe": http_probe(ready, "http", period=5),
+        "livenessProbe": http_probe(live, "http", failure_threshold=3),
+    }
+
+
+def lifecycle():
+    # A sleep action needs no shell in the image.
+    return {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP}}}
+
+
+def container_ports(spec):
+    return [{"name": name, "containerPort": port, "protocol": "TCP"} for name, port in sorted(spec["ports"].items())]
+
+
+def scratch_volume(name, mount_path, memory=False):
+    """An emptyDir for a directory the runtime writes, so that the root filesystem can stay read-only."""
+    volume = {"name": name, "emptyDir": {"medium": "Memory"} if memory else {}}
+    return volume, {"name": name, "mountPath": mount_path}
+
+
+def model_volume(spec):
+    if not spec["model"]["pvc"]:
+        return None
+    return {"name": "model", "persistentVolumeClaim": {"claimName": spec["model"]["pvc"], "readOnly": True}}
+
+
+def config_map(spec, suffix, data):
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(spec, "%s-%s" % (spec["name"], suffix)),
+        "data": data,
+    }

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""TensorFlow Serving: the model_config_list file (version policy, version labels) and the server container."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+
+CONFIG_DIR = "/etc/tensorflow-serving"
+CONFIG_KEY = "models.config"
+
+
+def _quote(text):
+    # protobuf text format takes C-style escaped strings; JSON string escaping is a subset of it
+    return json.dumps(text)
+
+
+def base_path(spec):
+    model = spec["model"]
+    return model["storage_uri"] or "/models/%s" % model["name"]
+
+
+def model_config_list(spec):
+    """The model_config_list in protobuf text format, as --model_config_file reads it."""
+    model = spec["model"]
+    policy = model["version_policy"]
+    if policy == "latest":
+        version_policy = "latest { num_versions: %d }" % model["latest_versions"]
+    elif policy == "all":
+        version_policy = "all {}"
+    else:
+        version_policy = "specific { %s }" % " ".join("versions: %d" % v for v in model["versions"])
+    lines = [
+        "model_config_list {",
+        "  config {",
+        "    name: %s" % _quote(model["name"]),
+        "    base_path: %s" % _quote(base_path(spec)),
+        "    model_platform: \"tensorflow\"",
+        "    model_version_policy { %s }" % version_policy,
+    ]
+    for label, version in sorted(model["version_labels"].items()):
+        lines.append("    version_labels { key: %s value: %d }" % (_quote(label), version))
+    lines += ["  }", "}", ""]
+    return "\n".join(lines)
+
+
+def config_map(spec):
+    return common.config_map(spec, "config", {CONFIG_KEY: model_config_list(spec)})
+
+
+def container(spec):
+    """(container, volumes) of the server."""
+    ports = spec["ports"]
+    args = [
+        "--port=%d" % ports["grpc"],
+        "--rest_api_port=%d" % ports["http"],
+        "--model_config_file=%s/%s" % (CONFIG_DIR, CONFIG_KEY),
+    ]
+    tmp_volume, tmp_mount = common.scratch_volume("tmp", "/tmp")
+    volumes = [{"name": "config", "configMap": {"name": "%s-config" % spec["name"]}}, tmp_volume]
+    mounts = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, tmp_mount]
+    model_volume = common.model_volume(spec)
+    if model_volume:
+        volumes.append(model_volume)
+        mount = {"name": "model", "mountPath": base_path(spec), "readOnly": True}
+        if spec["model"]["path"]:
+            mount["subPath"] = spec["model"]["path"]
+        mounts.append(mount)
+    server = {
+        "name": "server",
+        "image": spec["image"],
+        # The image's entrypoint script passes --model_name/--model_base_path, which conflict with a config file.
+        "command": ["tensorflow_model_server"],
+        "args": args,
+        "ports": common.container_ports(spec),
+        "volumeMounts": mounts,
+    }
+    return server, volumes

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""TorchServe: config.properties (addresses, Prometheus metrics, `load_models` and `models=`) and the server container."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+
+HOME = "/home/model-server"
+CONFIG_DIR = HOME + "/config"
+CONFIG_KEY = "config.properties"
+MODEL_STORE = HOME + "/model-store"
+
+
+def config_properties(spec):
+    model = spec["model"]
+    ports = spec["ports"]
+    models = {
+        model["name"]: {
+            model["version"]: {
+                "defaultVersion": True,
+                "marName": model["mar_file"],
+                "minWorkers": 1,
+                "maxWorkers": 1,
+                "responseTimeout": 120,
+            }
+        }
+    }
+    lines = [
+        "inference_address=http://0.0.0.0:%d" % ports["http"],
+        "management_address=http://0.0.0.0:%d" % ports["management"],
+        "metrics_address=http://0.0.0.0:%d" % ports["metrics"],
+        "grpc_inference_port=%d" % ports["grpc"],
+        "metrics_mode=prometheus",
+        "model_store=%s" % MODEL_STORE,
+        "load_models=%s=%s" % (model["name"], model["mar_file"]),
+        "models=%s" % json.dumps(models, sort_keys=True, separators=(",", ":")),
+        # Token authorization (on by default since 0.11) would need the generated key in every client;
+        # the Service is cluster-internal and NetworkPolicy guards it.
+        "disable_token_authorization=true",
+        # Only the URLs of model.storage_uri may be fetched.
+        "allowed_urls=%s" % (re.escape(model["storage_uri"]) if model["storage_uri"] else "file://.*"),
+        "install_py_dep_per_model=false",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def config_map(spec):
+    return common.config_map(spec, "config", {CONFIG_KEY: config_properties(spec)})
+
+
+def container(spec):
+    volumes = [{"name": "config", "configMap": {"name": "%s-config" % spec["name"]}}]
+    mounts = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
+    # TorchServe unpacks archives and writes logs: scratch space, so that the root filesystem stays read-only.
+    for name, path in (("tmp", "/tmp"), ("ts-tmp", HOME + "/tmp"), ("logs", HOME + "/logs")):
+        volume, mount = common.scratch_volume(name, path)
+        volumes.append(volume)
+        mounts.append(mount)
+    model_volume = common.model_volume(spec)
+    if model_volume:
+        volumes.append(model_volume)
+        mount = {"name": "model", "mountPath": MODEL_STORE, "readOnly": True}
+        if spec["model"]["path"]:
+            mount["subPath"] = spec["model"]["path"]
+        mounts.append(mount)
+    else:
+        volume, mount = common.scratch_volume("model-store", MODEL_STORE)
+        volumes.append(volume)
+        mounts.append(mount)
+    server = {
+        "name": "server",
+        "image": spec["image"],
+        "command": ["torchserve", "--start", "--foreground", "--ncs", "--ts-config", "%s/%s" % (CONFIG_DIR, CONFIG_KEY)],
+        "env": [
+            {"name": "TEMP", "value": HOME + "/tmp"},
+            {"name": "LOG_LOCATION", "value": HOME + "/logs"},
+            {"name": "METRICS_LOCATION", "value": HOME + "/logs"},
+        ],
+        "ports": common.container_ports(spec),
+        "volumeMounts": mounts,
+    }
+    return server, volumes

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Triton (and ONNX Runtime, served by Triton's onnxruntime backend): the model configuration with
+native model_warmup, the model repository and the server container.
+
+The repository is an emptyDir: config.pbtxt comes from a ConfigMap, each version directory from
+the PVC (read-only), so the module owns the configuration without writing into the model volume.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+
+REPOSITORY = "/models"
+CONFIG_KEY = "config.pbtxt"
+
+# Backends Triton selects by `platform` rather than `backend`.
+PLATFORMS = {"tensorrt": "tensorrt_plan", "tensorflow": "tensorflow_savedmodel"}
+
+
+def model_config(spec):
+    """config.pbtxt in protobuf text format."""
+    model = spec["model"]
+    backend = model["backend"]
+    lines = ["name: %s" % json.dumps(model["name"])]
+    if backend in PLATFORMS:
+        lines.append("platform: %s" % json.dumps(PLATFORMS[backend]))
+    else:
+        lines.append("backend: %s" % json.dumps(backend))
+    lines.append("max_batch_size: %d" % model["max_batch_size"])
+    lines.append("version_policy: { specific: { versions: [ %s ] } }" % ", ".join(str(v) for v in model["versions"]))
+    lines.append("instance_group [ { kind: %s, count: 1 } ]" % ("KIND_GPU" if spec["gpu"] else "KIND_CPU"))
+    warmup = spec["warmup"]
+    if warmup:
+        lines.append("model_warmup [")
+        lines.append("  {")
+        lines.append("    name: \"inferops_warmup\"")
+        lines.append("    batch_size: 1")
+        lines.append("    count: %d" % warmup["count"])
+        for entry in warmup["inputs"]:
+            lines.append("    inputs { key: %s, value: { data_type: %s, dims: [ %s ], zero_data: true } }" % (
+                json.dumps(entry["name"]), entry["data_type"], ", ".join(str(d) for d in entry["dims"])))
+        lines.append("  }")
+        lines.append("]")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def config_map(spec):
+    return common.config_map(spec, "config", {CONFIG_KEY: model_config(spec)})
+
+
+def container(spec):
+    model = spec["model"]
+    ports = spec["ports"]
+    model_dir = "%s/%s" % (REPOSITORY, model["name"])
+    repo_volume, repo_mount = common.scratch_volume("model-repository", REPOSITORY)
+    tmp_volume, tmp_mount = common.scratch_volume("tmp", "/tmp")
+    # Python-backend and shared-memory clients need more /dev/shm than the runtime's 64 MiB default.
+    shm_volume, shm_mount = common.scratch_volume("dshm", "/dev/shm", memory=True)
+    volumes = [repo_volume, {"name": "config", "configMap": {"name": "%s-config" % spec["name"]}},
+               common.model_volume(spec), tmp_volume, shm_volume]
+    mounts = [repo_mount, {"name": "config", "mountPath": "%s/%s" % (model_dir, CONFIG_KEY), "subPath": CONFIG_KEY, "readOnly": True}]
+    for version in model["versions"]:
+        sub_path = "/".join(p for p in (model["path"], str(version)) if p)
+        mounts.append({"name": "model", "mountPath": "%s/%d" % (model_dir, version), "subPath": sub_path, "readOnly": True})
+    mounts += [tmp_mount, shm_mount]
+    server = {
+        "name": "server",
+        "image": spec["image"],
+        "command": ["tritonserver"],
+        "args": [
+            "--model-repository=%s" % REPOSITORY,
+            "--http-port=%d" % ports["http"],
+            "--grpc-port=%d" % ports["grpc"],
+            "--metrics-port=%d" % ports["metrics"],
+            # Ready only when every model is loaded (and warmed): the readiness probe relies on it.
+            "--strict-readiness=true",
+            "--exit-on-error=true",
+        ],
+        "ports": common.container_ports(spec),
+        "volumeMounts": mounts,
+    }
+    return server, volumes

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Deployment that runs a runtime's server (and the warmup sidecar), for every runtime but kserve."""
+
+from __future__ import annotations
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common, tensorflow_serving, torchserve, triton
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
+
+SERVERS = {
+    "tensorflow_serving": tensorflow_serving,
+    "torchserve": torchserve,
+    "triton": triton,
+    "onnxruntime": triton,
+}
+
+
+def pod_spec(spec, server, volumes, extra_containers=()):
+    """The pod around a server container: security, scheduling, probes, graceful stop."""
+    server = dict(server)
+    server.update(common.probes(spec))
+    server["resources"] = common.resources(spec)
+    server["securityContext"] = common.container_security_context(spec)
+    server["lifecycle"] = common.lifecycle()
+    pod = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": common.pod_security_context(),
+        "terminationGracePeriodSeconds": spec["termination_grace_period"],
+        "containers": [server] + list(extra_containers),
+        "volumes": [v for v in volumes if v],
+    }
+    if spec["node_selector"]:
+        pod["nodeSelector"] = dict(spec["node_selector"])
+    tolerations = common.tolerations(spec)
+    if tolerations:
+        pod["tolerations"] = tolerations
+    spread = common.topology_spread(spec, common.selector_labels(spec))
+    if spread:
+        pod["topologySpreadConstraints"] = spread
+    return pod
+
+
+def deployment(spec, config_maps):
+    """The Deployment; config_maps are the ConfigMaps its pods read (their hash rolls the pods)."""
+    server, volumes = SERVERS[spec["runtime"]].container(spec)
+    extra = []
+    if warmup_builder.needs_sidecar(spec):
+        extra.append(warmup_builder.container(spec))
+        volumes.append(warmup_builder.volume(spec))
+    selector = common.selector_labels(spec)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(spec, spec["name"]),
+        "spec": {
+            "replicas": spec["replicas"],
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            # Keep serving capacity during a rollout: a new pod must be Ready (loaded and warm) before an old one goes.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            # The Deployment reports no progress only after the model had its whole startup_timeout to load.
+            "progressDeadlineSeconds": spec["startup_timeout"] + 120,
+            "template": {
+                "metadata": {
+                    "labels": common.labels(spec),
+                    "annotations": {common.CONFIG_HASH_ANNOTATION: common.config_hash(*config_maps)},
+                },
+                "spec": pod_spec(spec, server, volumes, extra),
+            },
+        },
+    }

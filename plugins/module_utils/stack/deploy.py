@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the inference_stack module does, start to end: validate every option, build the objects,
+then apply them (server-side apply, check mode as a dry run) and optionally wait and roll back,
+or write them as YAML files. Nothing is written before the whole spec has passed validation.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sClient
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
+
+SPEC_OPTIONS = tuple(DEFAULTS)
+
+
+def plan(params):
+    """The validated spec and its objects, from the module's options; raises SpecError before anything else."""
+    spec = validate({name: params.get(name) for name in SPEC_OPTIONS})
+    return spec, build_manifests(spec)
+
+
+def apply_stack(client, spec, objects, check_mode=False, force_conflicts=False, warn=None):
+    """Apply the objects; return the module's result keys (changed, objects, diff)."""
+    if warn:
+        for message in cluster_warnings(spec, client.list("v1", "Node")):
+            warn(message)
+    outcome = apply_objects(client, objects, check_mode=check_mode, force_conflicts=force_conflicts)
+    return {
+        "changed": outcome["changed"],
+        "objects": [{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
+        "diff": outcome["diff"],
+    }
+
+
+def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure):
+    """Wait for the rollout; return (rollout result, rollback result or None, failure message or None)."""
+    state = rollout.wait_for_rollout(client, objects, timeout)
+    if state["ready"]:
+        return state, None, None
+    causes = "; ".join(finding["message"] for finding in state.get("diagnosis") or []) or "no cause found in pod status or events"
+    unready = ", ".join("%s %s (%s)" % (o["kind"], o["name"], o.get("reason") or "not ready") for o in state["objects"] if not o["ready"])
+    message = "%s %s did not become ready within %ss: %s. %s." % (spec["runtime"], spec["name"], timeout, unready, causes)
+    if not rollback_on_failure:
+        return state, None, message
+    if spec["runtime"] == "kserve":
+        return state, None, message + " rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
+    undone = rollout.rollback(client, spec["namespace"], spec["name"])
+    if undone.get("rolled_back"):
+        message += " Rolled back from revision %s to revision %s." % (undone.get("from_revision"), undone.get("to_revision"))
+    else:
+        message += " No rollback: %s." % (undone.get("reason") or "no previous revision")
+    return state, undone, message
+
+
+def run_inference_stack(module):
+    """The module's whole run: exits through module.exit_json or module.fail_json."""
+    params = module.params
+    try:
+        spec, objects = plan(params)
+        if params["mode"] == "render":
+            outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
+            changed_files = {d["after_header"] for d in outcome["diff"]}
+            result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
+                      "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
+                                  for o, path in zip(objects, outcome["rendered_files"])]}
+            if module._diff:
+                result["diff"] = outcome["diff"]
+            module.exit_json(**result)
+        if not HAS_KUBERNETES:
+            module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+        client = K8sClient(params)
+        result = apply_stack(client, spec, objects, module.check_mode, params["force_conflicts"], warn=module.warn)
+        if not module._diff:
+            del result["diff"]
+        if params["wait"] and not module.check_mode:
+            state, undone, failure = wait_and_maybe_roll_back(client, spec, objects, params["wait_timeout"], params["rollback_on_failure"])
+            result["rollout"] = state
+            if undone is not None:
+                result["rollback"] = undone
+                result["changed"] = result["changed"] or bool(undone.get("rolled_back"))
+            if failure:
+                module.fail_json(msg=failure, **result)
+    except K8sError as exc:
+        module.fail_json(msg=exc.msg, error=type(exc).__name__)
+    module.exit_json(**result)
