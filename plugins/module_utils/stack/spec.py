@@ -92,6 +92,19 @@ _SUFFIX = {
 }
 
 
+def mig_family(product):
+    """The MIG_PROFILES key of a nvidia.com/gpu.product value (NVIDIA-A100-SXM4-80GB -> A100-80GB), or None."""
+    for model in ("A100", "H100", "H200", "A30", "B200"):
+        if re.search(r"(^|-)%s(-|$)" % model, product):
+            memory = re.search(r"-([0-9]+)GB", product)
+            if model in ("A100", "H100"):
+                if not memory:
+                    return "H100-94GB" if "NVL" in product else None
+                model = "%s-%sGB" % (model, memory.group(1))
+            return model if model in MIG_PROFILES else None
+    return None
+
+
 class SpecError(K8sError):
     """A wrong option: the message names it and says how to fix it."""
 
@@ -389,7 +402,7 @@ def _gpu(value, runtime):
         _fail("gpu.mig_profile", "no GPU model has a MIG profile %s" % profile,
               "Use a real profile, for example %s." % ", ".join(MIG_PROFILES["A100-80GB"][:4]))
     if product:
-        family = next((key for key in MIG_PROFILES if key in product), None)
+        family = mig_family(product)
         if family and profile not in MIG_PROFILES[family]:
             _fail("gpu.mig_profile", "a %s cannot be partitioned into %s" % (product, profile),
                   "Use one of its profiles: %s." % ", ".join(MIG_PROFILES[family]))
