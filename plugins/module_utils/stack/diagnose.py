@@ -278,7 +278,12 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
     name = (pod.get("metadata") or {}).get("name")
     spec = pod.get("spec") or {}
     parsed = parse_scheduler_message(scheduler_message) if scheduler_message else None
-    nodes, entries = fleet.load()
+    try:
+        nodes, entries = fleet.load()
+        fleet_error = None
+    except K8sError as exc:
+        # e.g. no permission to list nodes or pods cluster-wide: the scheduler's message is all there is
+        nodes, entries, fleet_error = [], {}, exc.msg
     requests, rows = _placement(pod, nodes, entries)
     candidates = [r for r in rows if r["ready"]]
     eligible = [r for r in candidates if not r["blocked_by"]]
@@ -288,9 +293,14 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
     fits_now = [r["node"] for r in eligible if not r["short"]]
     fits_if_allowed = [{"node": r["node"], "blocked_by": r["blocked_by"]} for r in candidates if r["blocked_by"] and not r["short"]]
     common = dict(scheduler=scheduler, requests=requests, fits_now=fits_now, fits_if_allowed=fits_if_allowed)
-    allowed_text = "; it would fit on %s" % "; ".join(
-        "%s if the %s allowed it" % (f["node"], " and ".join(f["blocked_by"])) for f in fits_if_allowed
-    ) if fits_if_allowed else ""
+    if fleet_error:
+        common["nodes_unreadable"] = fleet_error
+    groups = {}
+    for fit in fits_if_allowed:
+        groups.setdefault(" and ".join(fit["blocked_by"]), []).append(fit["node"])
+    allowed_text = "; it would fit on %s" % ", and on ".join(
+        "%s if the %s allowed it" % (", ".join(sorted(names)), blocker) for blocker, names in sorted(groups.items(), key=lambda g: len(g[0]))
+    ) if groups else ""
 
     if candidates and not by_selector:
         keys = sorted(set(spec.get("nodeSelector") or {}))
@@ -317,7 +327,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
         fix = "add the toleration {key: %s, operator: Exists, effect: %s}" % (toleration.get("key"), toleration.get("effect"))
         return _finding(
             "untolerated_taint", pod,
-            "Pod %s may only run on %s, which carry taints it does not tolerate (%s): %s to the pod, or target "
+            "Pod %s may only run on %s, tainted with what it does not tolerate (%s): %s to the pod, or target "
             "untainted nodes." % (name, ", ".join(r["node"] for r in by_selector),
                                   "; ".join("%s on %s" % (t, ", ".join(n)) for t, n in sorted(taints.items())), fix),
             taints={t: n for t, n in sorted(taints.items())}, **common
@@ -355,6 +365,13 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
             "Pod %s cannot be scheduled: the scheduler reports %s; free %s or add nodes." % (name, scheduler_message, resource),
             resource=resource, requested=requests.get(resource), **common
         )
+    if fleet_error:
+        for needle, cause, fix in (
+                ("node affinity/selector", "node_selector_mismatch", "correct the node selector or affinity, or label the nodes"),
+                ("untolerated taint", "untolerated_taint", "add a toleration for the nodes' taint, or target untainted nodes")):
+            if any(needle in reason for reason in reasons):
+                return _finding(cause, pod, "Pod %s cannot be scheduled: the scheduler reports %s; %s." % (name, scheduler_message, fix),
+                                **common)
     detail = scheduler_message or "the scheduler has not placed it yet"
     return _finding(
         "unschedulable", pod,
@@ -573,7 +590,10 @@ def diagnose_workload(client, namespace, selector):
     unready = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp") and not _is_ready(p)]
     if not unready:
         return []
-    events = client.list("v1", "Event", namespace, field_selector="involvedObject.kind=Pod")
+    try:
+        events = client.list("v1", "Event", namespace, field_selector="involvedObject.kind=Pod")
+    except K8sError:
+        events = []  # no permission to read events: pod statuses alone still name most causes
     fleet = _Fleet(client)
     findings = []
     for pod in sorted(unready, key=lambda p: (p.get("metadata") or {}).get("name") or ""):

@@ -263,7 +263,8 @@ def test_node_selector_mismatch_lists_the_products_present():
     assert finding["details"]["label_values"]["nvidia.com/gpu.product"] == [
         "NVIDIA-A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-L4-SHARED", "Tesla-T4"]
     assert "nvidia.com/gpu.product=NVIDIA-B200" in finding["message"]
-    assert "gpu-h100-0 if the node selector/affinity allowed it" in finding["message"]
+    assert ("it would fit on gpu-a100-mig-0, gpu-h100-0, gpu-h100-1 if the node selector/affinity allowed it, "
+            "and on gpu-t4-0 if the node selector/affinity and taint nvidia.com/gpu=present:NoSchedule allowed it") in finding["message"]
 
 
 def test_untolerated_taint_names_node_taint_and_toleration():
@@ -473,3 +474,26 @@ def test_every_finding_uses_a_known_cause(logs):
     assert [f["pod"] for f in findings] == ["a", "b", "c"]
     assert [f["cause"] for f in findings] == ["insufficient_gpu", "crash_loop", "untolerated_taint"]
     assert all(f["cause"] in diagnose.CAUSES and f["message"].endswith(".") for f in findings)
+
+
+class NoClusterReadClient(FakeClient):
+    """A namespace-scoped user: listing nodes or all pods is forbidden."""
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        if kind == "Node" or (kind == "Pod" and namespace is None):
+            raise K8sError('nodes is forbidden: User "ml-team" cannot list resource "nodes" at the cluster scope', status=403)
+        return super().list(api_version, kind, namespace, label_selector, field_selector)
+
+
+@pytest.mark.parametrize("message, cause", [
+    (SCHED_64, "insufficient_gpu"),
+    (SCHED_SELECTOR, "node_selector_mismatch"),
+    ("0/6 nodes are available: 6 node(s) had untolerated taint {nvidia.com/gpu: present}.", "untolerated_taint"),
+    ("0/6 nodes are available: 6 Insufficient memory.", "unschedulable"),
+])
+def test_without_permission_to_read_nodes_the_scheduler_message_decides(message, cause):
+    pod = make_pod(gpus=64, status=unschedulable_status(message))
+    finding = only(diagnose_workload(NoClusterReadClient([pod]), NS, SELECTOR))
+    assert finding["cause"] == cause
+    assert "cannot list resource" in finding["details"]["nodes_unreadable"]
+    assert message in finding["message"]
