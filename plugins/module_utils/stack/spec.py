@@ -118,10 +118,12 @@ def _mapping(path, value, known, example):
         return {}
     if not isinstance(value, dict):
         _fail(path, "expected a mapping, got %s" % type(value).__name__, "For example %s." % example)
+    # Ansible fills every suboption in, unset ones as None: only set ones count.
+    value = {k: v for k, v in value.items() if v is not None}
     unknown = sorted(set(value) - set(known))
     if unknown:
         _fail(path, "unknown option(s) %s" % ", ".join(map(str, unknown)), "Known options: %s." % ", ".join(known))
-    return {k: v for k, v in value.items() if v is not None}
+    return value
 
 
 def _whole(path, value, minimum=0, maximum=None, what="a whole number"):
