@@ -154,23 +154,21 @@ def wait_for_rollout(client, objects, timeout, interval=1.0, sleep=time.sleep, c
         states = []
         for api_version, kind, name, namespace in targets:
             live = with_retries(partial(client.get, api_version, kind, name, namespace), sleep=sleep)
-            state = deployment_state(live) if kind == "Deployment" else inference_service_state(live)
-            states.append((api_version, kind, name, namespace, live) + state)
-        pending = [s for s in states if not s[5]]
+            ready, failed, reason = deployment_state(live) if kind == "Deployment" else inference_service_state(live)
+            states.append(dict(kind=kind, name=name, namespace=namespace, live=live, ready=ready, failed=failed, reason=reason))
+        pending = [state for state in states if not state["ready"]]
         now = clock()
-        if not pending or now >= deadline or all(s[6] for s in pending):
+        if not pending or now >= deadline or all(state["failed"] for state in pending):
             break
         sleep(max(min(interval, deadline - now), 0))
     result = {
         "ready": not pending,
         "elapsed_s": round(clock() - start, 3),
-        "objects": [
-            {"kind": kind, "name": name, "namespace": namespace, "ready": ready, "reason": reason}
-            for _api, kind, name, namespace, _live, ready, _failed, reason in states
-        ],
+        "objects": [{key: state[key] for key in ("kind", "name", "namespace", "ready", "reason")} for state in states],
         "diagnosis": [],
     }
-    for _api, kind, name, namespace, live, _ready, _failed, reason in pending:
+    for state in pending:
+        kind, name, namespace, live = state["kind"], state["name"], state["namespace"], state["live"]
         ref = _object_ref(kind, namespace, name)
         found, selector = [], None
         if live is not None:
@@ -181,7 +179,7 @@ def wait_for_rollout(client, objects, timeout, interval=1.0, sleep=time.sleep, c
             # no pod to blame: the object's own status is the evidence
             no_pods = "; no pod matches %s" % selector if found else ""
             findings = [{"cause": "pending_other", "pod": None, "details": {"selector": selector},
-                         "message": "%s is not ready: %s%s." % (ref, reason, no_pods)}]
+                         "message": "%s is not ready: %s%s." % (ref, state["reason"], no_pods)}]
         for finding in findings:
             finding["object"] = ref
         result["diagnosis"].extend(findings)
