@@ -182,8 +182,11 @@ def _pod(namespace, name, node):
 
 def _create_running(k8s, namespace, name, node="gpu-h100-0"):
     k8s.resource("v1", "Pod").create(body=_pod(namespace, name, node), namespace=namespace)
-    return wait_until(lambda: (lambda p: p if p and p["status"].get("phase") == "Running" else None)(
-        k8s.get("v1", "Pod", name, namespace)), 30, "kwok to start %s" % name)
+
+    def running():
+        pod = k8s.get("v1", "Pod", name, namespace)
+        return pod if pod and pod["status"].get("phase") == "Running" else None
+    return wait_until(running, 30, "kwok to start %s" % name)
 
 
 def _write_status(k8s, pod, status):

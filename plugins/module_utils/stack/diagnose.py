@@ -330,7 +330,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
             "Pod %s may only run on %s, tainted with what it does not tolerate (%s): %s to the pod, or target "
             "untainted nodes." % (name, ", ".join(r["node"] for r in by_selector),
                                   "; ".join("%s on %s" % (t, ", ".join(n)) for t, n in sorted(taints.items())), fix),
-            taints={t: n for t, n in sorted(taints.items())}, **common
+            taints=dict(sorted(taints.items())), **common
         )
     gpu_short = sorted({res for row in eligible for res in row["short"]})
     if requests and eligible and not fits_now and gpu_short:

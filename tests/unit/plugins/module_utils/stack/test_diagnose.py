@@ -168,11 +168,12 @@ def only(findings):
     ("0/6 nodes are available: 2 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint {nvidia.com/gpu: present}, "
      "3 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 nodes are available: 2 No preemption victims "
      "found for incoming pod, 4 Preemption is not helpful for scheduling.",
-     {"available": 0, "total": 6, "reasons": {"Insufficient nvidia.com/gpu": 2,
-                                               "node(s) had untolerated taint {nvidia.com/gpu: present}": 1,
-                                               "node(s) didn't match Pod's node affinity/selector": 3}}),
-    ("0/1 nodes are available: 1 Insufficient nvidia.com/mig-3g.40gb.", {"available": 0, "total": 1,
-                                                                        "reasons": {"Insufficient nvidia.com/mig-3g.40gb": 1}}),
+     {"available": 0, "total": 6, "reasons": {
+         "Insufficient nvidia.com/gpu": 2,
+         "node(s) had untolerated taint {nvidia.com/gpu: present}": 1,
+         "node(s) didn't match Pod's node affinity/selector": 3}}),
+    ("0/1 nodes are available: 1 Insufficient nvidia.com/mig-3g.40gb.",
+     {"available": 0, "total": 1, "reasons": {"Insufficient nvidia.com/mig-3g.40gb": 1}}),
     ("0/3 nodes are available: 3 Insufficient cpu, 3 Insufficient memory.",
      {"available": 0, "total": 3, "reasons": {"Insufficient cpu": 3, "Insufficient memory": 3}}),
     ("no nodes available to schedule pods", None),
@@ -403,8 +404,8 @@ def test_crash_without_restarts_reads_the_current_instance(logs):
 
 
 def test_oom_killed_crash_loop_asks_for_more_memory(logs):
-    finding = only(diagnose_workload(FakeClient([make_pod(node="gpu-h100-0", status=crash_status(reason="OOMKilled",
-                                                                                                  exit_code=137))]), NS, SELECTOR))
+    pod = make_pod(node="gpu-h100-0", status=crash_status(reason="OOMKilled", exit_code=137))
+    finding = only(diagnose_workload(FakeClient([pod]), NS, SELECTOR))
     assert finding["cause"] == "crash_loop"
     assert finding["details"]["reason"] == "OOMKilled"
     assert "memory limit" in finding["message"]
