@@ -83,7 +83,7 @@ def make_models(workdir):
 class Server:
     """One server process group: start (waits for ready), stop, restart; logs in ``log_path``."""
 
-    def __init__(self, name, argv, ready, workdir, env=None, startup_timeout=180.0, **info):
+    def __init__(self, name, argv, ready, workdir, env=None, startup_timeout=180.0, stale_files=(), **info):
         self.name = name
         self.argv = [str(part) for part in argv]
         self._ready = ready
@@ -93,10 +93,14 @@ class Server:
         self.log_path = self.workdir / ("%s.log" % name)
         self.process = None
         self.ready_after_s = None
+        self.stale_files = [Path(path) for path in stale_files]
         for key, value in info.items():
             setattr(self, key, value)
 
     def start(self):
+        for path in self.stale_files:  # left by a killed process; a restarted container would not have them
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         log = open(self.log_path, "ab")
         started = time.monotonic()
         self.process = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -213,7 +217,10 @@ def torchserve_server(workdir):
     models = make_models(workdir)
     port, management, metrics, grpc_port, grpc_management = (free_port() for _ in range(5))
     base = "http://127.0.0.1:%d" % port
-    config = Path(workdir) / "torchserve.properties"
+    # TorchServe keeps its pid file in the temp directory: one per server, so servers never see each other's.
+    tmp = Path(workdir) / ("torchserve-tmp-%d" % port)
+    tmp.mkdir(exist_ok=True)
+    config = Path(workdir) / ("torchserve-%d.properties" % port)
     config.write_text("\n".join([
         "inference_address=%s" % base,
         "management_address=http://127.0.0.1:%d" % management,
@@ -235,7 +242,7 @@ def torchserve_server(workdir):
 
     return Server("torchserve", [VENV / "bin" / "torchserve", "--start", "--foreground", "--ncs", "--disable-token-auth",
                                  "--ts-config", config, "--model-store", models / "torchserve", "--models", "tiny=tiny.mar"],
-                  ready, workdir, env=_env(JAVA_TOOL_OPTIONS="-Xmx512m"), http=base, model="tiny", health_url=base + "/ping",
+                  ready, workdir, env=_env(JAVA_TOOL_OPTIONS="-Xmx512m", TMPDIR=str(tmp)), stale_files=[tmp / ".model_server.pid"], http=base, model="tiny", health_url=base + "/ping",
                   management="http://127.0.0.1:%d" % management)
 
 
