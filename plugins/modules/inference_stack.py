@@ -108,6 +108,18 @@ options:
         description:
           - Triton's C(max_batch_size); 0 (the default) for a model without a batch dimension.
         type: int
+      inputs:
+        description:
+          - Triton only. The model's inputs, each with C(name), C(data_type) (for example V(TYPE_FP32)) and C(dims)
+            (without the batch dimension; -1 for a variable one). Required for the V(pytorch) and V(python) backends,
+            which cannot read them from the model file. Also the default sample of O(warmup) for Triton.
+        type: list
+        elements: dict
+      outputs:
+        description:
+          - Triton only. The model's outputs, like O(model.inputs). Required for the V(pytorch) and V(python) backends.
+        type: list
+        elements: dict
       mar_file:
         description:
           - TorchServe model archive in O(model.path). Default V(<name>.mar).
@@ -247,7 +259,7 @@ options:
       inputs:
         description:
           - Triton only. Each input of the model with C(name), C(data_type) (for example V(TYPE_FP32)) and C(dims)
-            (without the batch dimension); rendered as C(model_warmup) with zero data.
+            (without the batch dimension); rendered as C(model_warmup) with zero data. Defaults to O(model.inputs).
         type: list
         elements: dict
       image:
@@ -465,6 +477,8 @@ def main():
                     version_labels=dict(type="dict"),
                     backend=dict(type="str", choices=list(runtimes.TRITON_BACKENDS)),
                     max_batch_size=dict(type="int"),
+                    inputs=dict(type="list", elements="dict"),
+                    outputs=dict(type="list", elements="dict"),
                     mar_file=dict(type="str"),
                     version=dict(type="str"),
                     format=dict(type="str"),

@@ -53,12 +53,14 @@ DEFAULTS = {
 
 MODEL_OPTIONS = (
     "name", "pvc", "path", "storage_uri", "versions", "version_policy", "latest_versions", "version_labels",
-    "backend", "max_batch_size", "mar_file", "version", "format", "format_version",
+    "backend", "max_batch_size", "inputs", "outputs", "mar_file", "version", "format", "format_version",
 )
 GPU_OPTIONS = ("count", "resource", "mig_profile", "mig_strategy", "product")
 WARMUP_OPTIONS = ("count", "body", "content_type", "inputs", "image", "listen_port", "poll_interval_s", "request_timeout_s")
 KSERVE_OPTIONS = ("deployment_mode", "protocol", "runtime", "canary_traffic_percent")
 SPREAD_CHOICES = ("none", "prefer", "require")
+# Triton backends that do not complete a model configuration from the model file: inputs and outputs must be given.
+NO_AUTOCOMPLETE_BACKENDS = ("pytorch", "python")
 VERSION_POLICIES = ("latest", "all", "specific")
 
 # Labels the stack selects its pods by: a user label may not change them.
@@ -310,6 +312,16 @@ def _model(runtime, value, kserve):
     if batch is not None and not triton:
         _fail("model.max_batch_size", "applies to triton only", "Leave it out for %s." % runtime)
     spec["max_batch_size"] = _whole("model.max_batch_size", batch, 0) if batch is not None else (0 if triton else None)
+    for option in ("inputs", "outputs"):
+        tensors = model.get(option)
+        if tensors is not None and not triton:
+            _fail("model.%s" % option, "applies to triton only", "Leave it out for %s." % runtime)
+        if tensors is not None and (not isinstance(tensors, list) or not tensors):
+            _fail("model.%s" % option, "expected a list of tensors", "For example [{name: x, data_type: TYPE_FP32, dims: [4]}].")
+        spec[option] = [_tensor("model.%s[%d]" % (option, i), t, variable=True) for i, t in enumerate(tensors or [])]
+        if triton and not tensors and backend in NO_AUTOCOMPLETE_BACKENDS:
+            _fail("model.%s" % option, "Triton's %s backend cannot read the model's %s from the model file" % (backend, option),
+                  "List them, for example [{name: INPUT__0, data_type: TYPE_FP32, dims: [3, 224, 224]}].")
     for option in ("mar_file", "version"):
         if model.get(option) is not None and runtime != "torchserve":
             _fail("model.%s" % option, "applies to torchserve only", "Leave it out for %s." % runtime)
@@ -484,7 +496,7 @@ def _ports(runtime, value, warmup):
     return ports
 
 
-def _warmup(runtime, value, model_name):
+def _warmup(runtime, value, model_name, model_inputs=()):
     warmup = _mapping("warmup", value, WARMUP_OPTIONS, "{count: 10, body: {instances: [[1.0, 2.0]]}}")
     if not warmup:
         return None
@@ -503,10 +515,16 @@ def _warmup(runtime, value, model_name):
             _fail("warmup.body", "Triton warms itself with model_warmup in the model configuration",
                   "Describe the sample input in warmup.inputs (name, data_type, dims) instead.")
         inputs = warmup.get("inputs")
+        if inputs is None and model_inputs:
+            if any(-1 in t["dims"] for t in model_inputs):
+                _fail("warmup.inputs", "model.inputs has variable dimensions (-1), and a warmup sample needs fixed ones",
+                      "Give warmup.inputs with the sample's dims.")
+            checked["inputs"] = [dict(t) for t in model_inputs]
+            return checked
         if not isinstance(inputs, list) or not inputs:
             _fail("warmup.inputs", "Triton's model_warmup needs each input's name, data_type and dims",
-                  "For example [{name: input, data_type: TYPE_FP32, dims: [3, 224, 224]}].")
-        checked["inputs"] = [_warmup_input(i, entry) for i, entry in enumerate(inputs)]
+                  "For example [{name: input, data_type: TYPE_FP32, dims: [3, 224, 224]}], or list them in model.inputs.")
+        checked["inputs"] = [_tensor("warmup.inputs[%d]" % i, entry) for i, entry in enumerate(inputs)]
         return checked
     if warmup.get("inputs") is not None:
         _fail("warmup.inputs", "applies to triton and onnxruntime", "Give a sample request in warmup.body for %s." % runtime)
@@ -520,8 +538,7 @@ def _warmup(runtime, value, model_name):
     return checked
 
 
-def _warmup_input(index, entry):
-    path = "warmup.inputs[%d]" % index
+def _tensor(path, entry, variable=False):
     entry = _mapping(path, entry, ("name", "data_type", "dims"), "{name: input, data_type: TYPE_FP32, dims: [4]}")
     name = _string(path + ".name", entry.get("name"), "input__0")
     data_type = entry.get("data_type")
@@ -530,7 +547,13 @@ def _warmup_input(index, entry):
     dims = entry.get("dims")
     if not isinstance(dims, list) or not dims:
         _fail(path + ".dims", "expected a list of dimensions", "For example [3, 224, 224] (without the batch dimension).")
-    return {"name": name, "data_type": data_type, "dims": [_whole("%s.dims[%d]" % (path, i), d, 1) for i, d in enumerate(dims)]}
+    checked = []
+    for i, dim in enumerate(dims):
+        if variable and dim == -1:
+            checked.append(-1)
+        else:
+            checked.append(_whole("%s.dims[%d]" % (path, i), dim, 1, what="a dimension (-1 for a variable one)" if variable else "a dimension"))
+    return {"name": name, "data_type": data_type, "dims": checked}
 
 
 def _overrides(value):
@@ -600,7 +623,7 @@ def validate(params):
     for key in SELECTOR_KEYS:
         if key in labels:
             _fail("labels.%s" % key, "the stack selects its pods by this label", "Use another label key.")
-    warmup = _warmup(runtime, merged["warmup"], model["name"])
+    warmup = _warmup(runtime, merged["warmup"], model["name"], model.get("inputs"))
     ports = _ports(runtime, merged["ports"], warmup)
     image = merged["image"]
     if runtime == "kserve":

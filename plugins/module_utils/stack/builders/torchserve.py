@@ -39,9 +39,6 @@ def config_properties(spec):
         "model_store=%s" % MODEL_STORE,
         "load_models=%s=%s" % (model["name"], model["mar_file"]),
         "models=%s" % json.dumps(models, sort_keys=True, separators=(",", ":")),
-        # Token authorization (on by default since 0.11) would need the generated key in every client;
-        # the Service is cluster-internal and NetworkPolicy guards it.
-        "disable_token_authorization=true",
         # Only the URLs of model.storage_uri may be fetched.
         "allowed_urls=%s" % (re.escape(model["storage_uri"]) if model["storage_uri"] else "file://.*"),
         "install_py_dep_per_model=false",
@@ -76,7 +73,10 @@ def container(spec):
     server = {
         "name": "server",
         "image": spec["image"],
-        "command": ["torchserve", "--start", "--foreground", "--ncs", "--ts-config", "%s/%s" % (CONFIG_DIR, CONFIG_KEY)],
+        # Token authorization (on by default since 0.11) would need the generated key file in every client,
+        # the warmup sidecar and the probes included; the Service is cluster-internal.
+        "command": ["torchserve", "--start", "--foreground", "--ncs", "--disable-token-auth",
+                    "--ts-config", "%s/%s" % (CONFIG_DIR, CONFIG_KEY)],
         "env": [
             {"name": "TEMP", "value": HOME + "/tmp"},
             {"name": "LOG_LOCATION", "value": HOME + "/logs"},

@@ -31,6 +31,12 @@ def model_config(spec):
     else:
         lines.append("backend: %s" % json.dumps(backend))
     lines.append("max_batch_size: %d" % model["max_batch_size"])
+    for option, block in (("inputs", "input"), ("outputs", "output")):
+        if model[option]:
+            lines.append("%s [" % block)
+            lines.append(",\n".join("  { name: %s, data_type: %s, dims: [ %s ] }" % (
+                json.dumps(t["name"]), t["data_type"], ", ".join(str(d) for d in t["dims"])) for t in model[option]))
+            lines.append("]")
     lines.append("version_policy: { specific: { versions: [ %s ] } }" % ", ".join(str(v) for v in model["versions"]))
     lines.append("instance_group [ { kind: %s, count: 1 } ]" % ("KIND_GPU" if spec["gpu"] else "KIND_CPU"))
     warmup = spec["warmup"]

@@ -411,3 +411,15 @@ def test_render_needs_a_directory(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(Exception, match="render_dir: .* is not a directory"):
         render.render(objects, str(tmp_path / "file"))
+
+
+def test_triton_inputs_outputs_and_warmup_defaulting_to_model_inputs():
+    objects = build("triton", model={"name": "bert", "pvc": "models", "backend": "pytorch",
+                                     "inputs": [{"name": "INPUT__0", "data_type": "TYPE_FP32", "dims": [3, 224, 224]}],
+                                     "outputs": [{"name": "OUTPUT__0", "data_type": "TYPE_FP32", "dims": [-1]}]},
+                    warmup={"count": 2})[1]
+    config = objects[0]["data"]["config.pbtxt"]
+    assert 'input [\n  { name: "INPUT__0", data_type: TYPE_FP32, dims: [ 3, 224, 224 ] }\n]' in config
+    assert 'output [\n  { name: "OUTPUT__0", data_type: TYPE_FP32, dims: [ -1 ] }\n]' in config
+    assert 'backend: "pytorch"' in config
+    assert 'inputs { key: "INPUT__0", value: { data_type: TYPE_FP32, dims: [ 3, 224, 224 ], zero_data: true } }' in config
