@@ -97,7 +97,7 @@ options:
         type: int
       version_labels:
         description:
-          - TF Serving version labels, label to version number, for example V({stable: 1, canary: 2}).
+          - "TF Serving version labels, label to version number, for example V({stable: 1, canary: 2})."
         type: dict
       backend:
         description:

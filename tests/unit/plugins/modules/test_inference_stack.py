@@ -34,7 +34,8 @@ def run(capsys, args, check_mode=False):
     ({"gpu": {"mig_profile": "1g.10gb", "mig_strategy": "none"}}, "gpu.mig_strategy: the none strategy"),
     ({"model": {"name": "resnet", "storage_uri": "s3://b/resnet"}}, "model.storage_uri: s3:// is not a scheme"),
     ({"name": "ResNet"}, "name: 'ResNet' is not a DNS-1123 label"),
-    ({"overrides": [{"apiVersion": "serving.kubeflow.org/v1beta1", "kind": "InferenceService"}]}, "overrides[0].apiVersion: serving.kubeflow.org/v1beta1 is the retired KFServing API"),
+    ({"overrides": [{"apiVersion": "serving.kubeflow.org/v1beta1", "kind": "InferenceService"}]},
+     "overrides[0].apiVersion: serving.kubeflow.org/v1beta1 is the retired KFServing API"),
 ])
 def test_bad_input_fails_before_any_connection(capsys, tmp_path, args, message):
     # The kubeconfig does not exist: a failure naming the option proves validation ran before the client.
