@@ -60,6 +60,7 @@ trap cleanup EXIT
 stage "ansible-lint (production profile)" ansible-lint
 stage "changelog fragments" antsibull-changelog lint
 stage "ansible-test sanity" tests/sanity.sh
+stage "runtimes venv (real inference servers for tests/runtimes)" tests/runtimes/setup.sh
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED stages so far: %s\n' "${failed[*]}"
 fi
