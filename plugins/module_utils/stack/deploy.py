@@ -12,7 +12,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sClient
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError, K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
@@ -29,8 +29,14 @@ def plan(params):
 
 def apply_stack(client, spec, objects, check_mode=False, force_conflicts=False, warn=None):
     """Apply the objects; return the module's result keys (changed, objects, diff)."""
-    if warn:
-        for message in cluster_warnings(spec, client.list("v1", "Node")):
+    if warn and spec["gpu"]:
+        try:
+            nodes = client.list("v1", "Node")
+        except K8sAuthError:
+            # reading nodes is only for a warning: a namespace-scoped deployer may not list them
+            nodes = None
+            warn("gpu: cannot list nodes, so whether any node advertises %s was not checked." % spec["gpu"]["resource"])
+        for message in cluster_warnings(spec, nodes or []) if nodes is not None else ():
             warn(message)
     outcome = apply_objects(client, objects, check_mode=check_mode, force_conflicts=force_conflicts)
     return {

@@ -163,3 +163,17 @@ def test_failed_rollout_reports_the_diagnosis_and_rolls_back(monkeypatch):
     calls.clear()
     state, undone, message = deploy.wait_and_maybe_roll_back(None, spec, objects, 30, False)
     assert calls == [("wait", 30)] and undone is None and "Rolled back" not in message
+
+
+def test_nodes_that_cannot_be_listed_only_cost_the_warning():
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
+
+    class NoNodes(RecordingClient):
+        def list(self, api_version, kind, **kwargs):
+            raise K8sAuthError("nodes is forbidden")
+
+    spec, objects = deploy.plan(dict(TF, gpu={"count": 1}))
+    warnings = []
+    result = deploy.apply_stack(NoNodes(), spec, objects, warn=warnings.append)
+    assert result["changed"] is True
+    assert warnings == ["gpu: cannot list nodes, so whether any node advertises nvidia.com/gpu was not checked."]
