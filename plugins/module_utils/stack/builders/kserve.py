@@ -103,7 +103,7 @@ def inference_service(spec):
         predictor["topologySpreadConstraints"] = spread
     if warmup_builder.needs_sidecar(spec):
         # A second predictor container runs beside the model server in the same pod.
-        predictor["containers"] = [warmup_builder.container(spec)]
+        predictor["containers"] = [warmup_builder.container(spec, named_port=kserve["deployment_mode"] != "Knative")]
         predictor["volumes"].append(warmup_builder.volume(spec))
     metadata = common.metadata(spec, spec["name"])
     metadata["annotations"] = {DEPLOYMENT_MODE_ANNOTATION: kserve["deployment_mode"]}

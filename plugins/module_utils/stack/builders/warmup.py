@@ -73,9 +73,10 @@ def volume(spec):
     return {"name": VOLUME_NAME, "configMap": {"name": "%s-warmup" % spec["name"]}}
 
 
-def container(spec):
+def container(spec, named_port=True):
+    """The sidecar. named_port=False probes by number and declares no port: Knative allows one port per pod."""
     warmup = spec["warmup"]
-    return {
+    sidecar = {
         "name": CONTAINER_NAME,
         "image": warmup["image"],
         "command": ["python3", "%s/%s" % (MOUNT_PATH, AGENT_KEY), "--config", "%s/%s" % (MOUNT_PATH, CONFIG_KEY)],
@@ -93,3 +94,7 @@ def container(spec):
         "securityContext": dict(common.container_security_context(spec), readOnlyRootFilesystem=True),
         "volumeMounts": [{"name": VOLUME_NAME, "mountPath": MOUNT_PATH, "readOnly": True}],
     }
+    if not named_port:
+        del sidecar["ports"]
+        sidecar["readinessProbe"]["httpGet"]["port"] = warmup["listen_port"]
+    return sidecar

@@ -423,3 +423,10 @@ def test_triton_inputs_outputs_and_warmup_defaulting_to_model_inputs():
     assert 'output [\n  { name: "OUTPUT__0", data_type: TYPE_FP32, dims: [ -1 ] }\n]' in config
     assert 'backend: "pytorch"' in config
     assert 'inputs { key: "INPUT__0", value: { data_type: TYPE_FP32, dims: [ 3, 224, 224 ], zero_data: true } }' in config
+
+
+def test_kserve_knative_sidecar_declares_no_second_port():
+    # Knative Serving accepts one container port per pod: the sidecar is probed by number instead.
+    predictor = build("kserve", warmup=WARMUP["kserve"], kserve={"deployment_mode": "Knative"})[1][-2]["spec"]["predictor"]
+    sidecar = predictor["containers"][0]
+    assert "ports" not in sidecar and sidecar["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8099}
