@@ -242,8 +242,8 @@ def torchserve_server(workdir):
 
     return Server("torchserve", [VENV / "bin" / "torchserve", "--start", "--foreground", "--ncs", "--disable-token-auth",
                                  "--ts-config", config, "--model-store", models / "torchserve", "--models", "tiny=tiny.mar"],
-                  ready, workdir, env=_env(JAVA_TOOL_OPTIONS="-Xmx512m", TMPDIR=str(tmp)), stale_files=[tmp / ".model_server.pid"], http=base, model="tiny", health_url=base + "/ping",
-                  management="http://127.0.0.1:%d" % management)
+                  ready, workdir, env=_env(JAVA_TOOL_OPTIONS="-Xmx512m", TMPDIR=str(tmp)), stale_files=[tmp / ".model_server.pid"],
+                  http=base, model="tiny", health_url=base + "/ping", management="http://127.0.0.1:%d" % management)
 
 
 def tf_serving_standin(workdir, load_delay=0.0):
