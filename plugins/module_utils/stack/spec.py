@@ -378,7 +378,7 @@ def _kserve(runtime, value):
     return {"deployment_mode": mode, "protocol": protocol, "runtime": runtime_name, "canary_traffic_percent": canary}
 
 
-def _gpu(value, runtime):
+def _gpu(value):
     gpu = _mapping("gpu", value, GPU_OPTIONS, "{count: 1, product: NVIDIA-H100-80GB-HBM3}")
     if not gpu:
         return None
@@ -606,7 +606,7 @@ def validate(params):
     replicas = merged["replicas"]
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         _fail("replicas", "must be a whole number 0 or more, got %r" % (replicas,), "For example 2; 0 stops serving.")
-    gpu = _gpu(merged["gpu"], runtime)
+    gpu = _gpu(merged["gpu"])
     resources = _resources(merged["resources"], gpu)
     node_selector = _labels("node_selector", merged["node_selector"], "{nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}")
     if gpu and gpu["product"]:

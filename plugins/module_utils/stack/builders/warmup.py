@@ -16,8 +16,8 @@ import inspect
 import json
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import warmup_agent
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError
 
 CONTAINER_NAME = "warmup"
 MOUNT_PATH = "/opt/inferops/warmup"
@@ -29,11 +29,6 @@ PORT_NAME = "warmup"
 
 def agent_source():
     """The agent's source text, read from the collection's own module so that what runs is what is tested."""
-    try:
-        from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import warmup_agent
-    except ImportError as exc:
-        raise SpecError("warmup: the warmup agent (plugins/module_utils/stack/warmup_agent.py) cannot be imported: %s. "
-                        "Install a collection release that has it, or leave warmup out." % exc)
     return inspect.getsource(warmup_agent)
 
 
