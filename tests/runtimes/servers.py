@@ -203,8 +203,7 @@ def triton_server(workdir, native_warmup=True):
     env = _env(LD_LIBRARY_PATH=str(SITE / "nvidia_pytriton.libs"), PYTHONPATH=str(SITE))
 
     def ready(server):
-        status, body = http("GET", base + "/v2/health/ready", timeout=2)
-        return status == 200
+        return http("GET", base + "/v2/health/ready", timeout=2)[0] == 200
 
     return Server("triton", [binary, "--model-repository", repository, "--backend-directory", _triton_backends(workdir),
                              "--http-port", port, "--grpc-port", grpc_port, "--metrics-port", metrics_port,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import servers
 from servers import IRIS_ROWS, LINEAR_ROW, http
 
@@ -78,25 +80,26 @@ def test_tf_serving_rest_standin(workdir):
 
 
 def test_servers_stop_with_their_whole_process_group(workdir):
-    import os
-
     server = servers.torchserve_server(workdir)
     with servers.running(server):
         group = server.process.pid
         assert http("POST", server.http + "/predictions/tiny", {"data": LINEAR_ROW})[0] == 200
-    alive = [pid for pid in os.listdir("/proc") if pid.isdigit() and _pgid(pid) == group and not _zombie(pid)]
+    alive = [pid.name for pid in Path("/proc").iterdir() if pid.name.isdigit() and _pgid(pid.name) == group and not _zombie(pid.name)]
     assert alive == [] and http("GET", server.http + "/ping")[0] is None
 
 
-def _pgid(pid):
+def _stat(pid):
+    """State and process group of a process, from /proc/<pid>/stat (fields after the command name)."""
     try:
-        return int(open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[2])
-    except (OSError, IndexError, ValueError):
-        return None
+        fields = Path("/proc/%s/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None, None
+    return fields[0], int(fields[2])
+
+
+def _pgid(pid):
+    return _stat(pid)[1]
 
 
 def _zombie(pid):
-    try:
-        return open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+    return _stat(pid)[0] in (None, "Z")
