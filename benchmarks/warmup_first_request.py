@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -48,7 +49,7 @@ def request_for(server):
 
 def timed(url, body):
     start = time.perf_counter()
-    status, _ = http("POST", url, body)
+    status = http("POST", url, body)[0]
     elapsed = (time.perf_counter() - start) * 1000.0
     if status != 200:
         raise RuntimeError("%s answered %s" % (url, status))
@@ -95,7 +96,7 @@ def one_round(kind, warmed, workdir):
         until_ready = time.monotonic() - started
         url, body = request_for(server)
         first = timed(url, body)
-        warm = statistics.median(timed(url, body) for _ in range(10))
+        warm = statistics.median(timed(url, body) for request in range(10))
         return first, warm, until_ready
     finally:
         if agent:
@@ -117,7 +118,7 @@ def main():
         servers.make_models(workdir)
         for kind in ("kserve", "triton", "torchserve"):
             sides = {False: [], True: []}
-            for _ in range(args.rounds):
+            for round_number in range(args.rounds):
                 for warmed in (False, True):
                     sides[warmed].append(one_round(kind, warmed, workdir))
             row = {}
@@ -141,10 +142,13 @@ def main():
             warm["warm_median_ms"], cold["ready_after_s"], warm["ready_after_s"]))
     out = ROOT / "benchmarks" / "results" / "warmup_first_request.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"rounds": args.rounds, "machine": {"cpus": len(__import__("os").sched_getaffinity(0)),
-                                                                 "python": platform.python_version()},
-                               "command": ".venv/bin/python benchmarks/warmup_first_request.py --rounds %d" % args.rounds,
-                               "results": results}, indent=2) + "\n")
+    report = {
+        "rounds": args.rounds,
+        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+        "command": ".venv/bin/python benchmarks/warmup_first_request.py --rounds %d" % args.rounds,
+        "results": results,
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print("\nmedian of %d rounds each; results in %s" % (args.rounds, out.relative_to(ROOT)))
 
 

@@ -122,7 +122,7 @@ attributes:
     support: none
   idempotent:
     support: full
-    details: Warming changes no configuration; RV(changed) is always false.
+    details: Warming changes no configuration; C(changed) is always false.
 requirements:
   - urllib3 (installed with the kubernetes Python client)
 notes:

@@ -214,7 +214,7 @@ def triton_server(workdir, native_warmup=True):
 
 def torchserve_server(workdir):
     models = make_models(workdir)
-    port, management, metrics, grpc_port, grpc_management = (free_port() for _ in range(5))
+    port, management, metrics, grpc_port, grpc_management = (free_port() for index in range(5))
     base = "http://127.0.0.1:%d" % port
     # TorchServe keeps its pid file in the temp directory: one per server, so servers never see each other's.
     tmp = Path(workdir) / ("torchserve-tmp-%d" % port)

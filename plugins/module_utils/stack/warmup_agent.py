@@ -126,11 +126,15 @@ def load_config(path):
     return validate_config(data)
 
 
+# The server is on localhost: an HTTP(S)_PROXY in the pod's environment must not reroute these requests.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _call(url, timeout, method="GET", headers=None, body=None):
     """One HTTP request; returns the status code, or None when nothing answered."""
     request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read()
             return response.status
     except urllib.error.HTTPError as exc:
@@ -276,4 +280,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -113,7 +113,7 @@ def make_agent(server):
 def test_not_ready_until_count_successful_requests_then_cold_again_after_a_restart():
     server = ScriptedServer()
     agent = make_agent(server)
-    for _ in range(5):
+    for attempt in range(5):
         agent.step()
     assert agent.status()["ready"] is False and server.predictions == 0
 
@@ -143,12 +143,12 @@ def test_failed_warmup_requests_do_not_count():
     server.up = True
     server.predict_status = 400
     agent = make_agent(server)
-    for _ in range(10):
+    for attempt in range(10):
         agent.step()
     status = agent.status()
     assert status["ready"] is False and status["sent"] == 0 and status["failed"] == 9
     server.predict_status = 200
-    for _ in range(3):
+    for attempt in range(3):
         agent.step()
     assert agent.status()["ready"] is True
 
