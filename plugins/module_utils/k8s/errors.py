@@ -107,6 +107,12 @@ def translate_api_error(exc, verb, kind, name=None, namespace=None, context=None
             "Check the token or client certificate in the kubeconfig, or api_key." % (verb, target, who),
             status=status,
         )
+    if status == 403 and "because it is being terminated" in message:
+        return K8sApiError(
+            "Cannot %s %s: its namespace is still being deleted. Wait until the namespace is gone (a namespace "
+            "deleted a moment ago takes a while to empty), then run again. The API server said: %s" % (verb, target, message),
+            status=status, reason=_status_reason(exc),
+        )
     if status == 403:
         return K8sAuthError(
             "403 Forbidden: the identity in use may not %s %s%s. The API server said: %s. "

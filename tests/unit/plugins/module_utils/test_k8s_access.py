@@ -99,6 +99,14 @@ def test_translate_401_403():
     assert "may not list Node" in err.msg and message in err.msg and "RBAC" in err.msg
 
 
+def test_a_terminating_namespace_is_not_called_an_rbac_problem():
+    # the API server's own words when a namespace deleted a moment ago is still emptying
+    message = ('configmaps "cfg" is forbidden: unable to create new content in namespace ml because it is being terminated')
+    err = translate_api_error(api_exception(403, message, "Forbidden"), "apply", "ConfigMap", name="cfg", namespace="ml")
+    assert not isinstance(err, K8sAuthError)
+    assert "still being deleted" in err.msg and "RBAC" not in err.msg and message in err.msg
+
+
 def test_translate_apply_conflict_asks_for_a_decision():
     exc = api_exception(409, 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas', "Conflict")
     err = translate_api_error(exc, "apply", "Deployment", name="web", namespace="ml")
