@@ -132,10 +132,16 @@ def drain(client, name, reason, scope="gpu", timeout=300, check_mode=False, slee
 
 
 def ready(client, name, expected, restart_namespace=None, restart_selector=None, timeout=300, check_mode=False,
-          sleep=time.sleep, clock=time.monotonic):
-    """Restart the device plugin pod, wait for the expected resources, lift our cordon. Returns {changed, ...}."""
+          only_if_cordoned=False, sleep=time.sleep, clock=time.monotonic):
+    """Restart the device plugin pod, wait for the expected resources, lift our cordon. Returns {changed, ...}.
+
+    only_if_cordoned: do all that only when this collection's cordon is on the node (an earlier run
+    stopped half-way); otherwise change nothing.
+    """
     node = _node(client, name)
     result = {"changed": False, "restarted": [], "uncordoned": False, "resources": gpu_allocatable(node)}
+    if only_if_cordoned and CORDONED_BY not in (node["metadata"].get("annotations") or {}):
+        return result
     if restart_selector:
         plugin_pods = [p for p in client.list("v1", "Pod", namespace=restart_namespace, label_selector=restart_selector)
                        if (p.get("spec") or {}).get("nodeName") == name]

@@ -40,8 +40,8 @@ options:
     default: gpu change
   expected_resources:
     description:
-      - With O(state=ready), the GPU resources the node must advertise, such as C({"nvidia.com/mig-1g.10gb": 7}).
-        Resources not listed must be absent. Required with O(state=ready).
+      - "With O(state=ready), the GPU resources the node must advertise, such as C(nvidia.com/mig-1g.10gb: 7).
+        Resources not listed must be absent. Required with O(state=ready)."
     type: dict
   restart_namespace:
     description: Namespace of the device plugin pods.
@@ -53,6 +53,12 @@ options:
         DaemonSet starts a fresh one. Empty restarts nothing.
     type: str
     default: app.kubernetes.io/name=nvidia-device-plugin
+  only_if_cordoned:
+    description:
+      - With O(state=ready), act only when this collection's cordon is on the node (a run that stopped half-way),
+        and otherwise change nothing.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait for the pods to leave, or for the resources to appear.
     type: int
@@ -69,7 +75,9 @@ attributes:
     support: none
   idempotent:
     support: partial
-    details: V(drained) changes nothing on a drained node; V(ready) always restarts the device plugin pod.
+    details: >-
+      V(drained) changes nothing on a drained node; V(ready) always restarts the device plugin pod, unless
+      O(only_if_cordoned) finds no cordon of this collection.
 """
 
 EXAMPLES = r"""
@@ -129,6 +137,7 @@ def main():
             expected_resources=dict(type="dict"),
             restart_namespace=dict(type="str", default="nvidia-device-plugin"),
             restart_selector=dict(type="str", default="app.kubernetes.io/name=nvidia-device-plugin"),
+            only_if_cordoned=dict(type="bool", default=False),
             timeout=dict(type="int", default=300),
         ),
         required_if=[("state", "ready", ["expected_resources"])],
@@ -144,7 +153,7 @@ def main():
         if params["state"] == "drained":
             return drain(client, params["name"], params["reason"], params["scope"], params["timeout"], module.check_mode)
         return ready(client, params["name"], params["expected_resources"], params["restart_namespace"],
-                     params["restart_selector"] or None, params["timeout"], module.check_mode)
+                     params["restart_selector"] or None, params["timeout"], module.check_mode, params["only_if_cordoned"])
 
     run_api_module(module, run)
 

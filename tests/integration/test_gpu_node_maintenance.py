@@ -81,13 +81,18 @@ def test_drain_moves_gpu_pods_only_and_ready_brings_the_node_back(k8s, namespace
     assert k8s.get("v1", "Node", gpu_node)["spec"]["unschedulable"] is True
 
     _set_gpus(k8s, gpu_node, {"nvidia.com/gpu": "0", "nvidia.com/mig-1g.10gb": "14"})
+    # a later run that finds the cordon of a run that stopped half-way finishes the job
     back = run_module("gpu_node_maintenance", dict(AUTH, name=gpu_node, state="ready", expected_resources=want,
-                                                   restart_selector="", timeout=30))
+                                                   restart_selector="", timeout=30, only_if_cordoned=True))
     assert back["rc"] == 0 and back["changed"] and back["uncordoned"], back
     assert back["resources"] == want
     node = k8s.get("v1", "Node", gpu_node)
     assert not node["spec"].get("unschedulable")
     assert "inferops.kubernetes/cordoned-for" not in (node["metadata"].get("annotations") or {})
+    # and with no such cordon it does nothing at all, restarts included
+    idle = run_module("gpu_node_maintenance", dict(AUTH, name=gpu_node, state="ready", expected_resources={"nvidia.com/gpu": 9},
+                                                   only_if_cordoned=True, timeout=1))
+    assert idle["rc"] == 0 and not idle["changed"] and idle["restarted"] == [], idle
 
 
 def test_an_administrators_cordon_stays(k8s, gpu_node):
