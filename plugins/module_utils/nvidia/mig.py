@@ -233,3 +233,38 @@ def plan(entries, gpus):
     chosen = assign(entries, gpus)
     by_index = {g["index"]: g for g in gpus}
     return [plan_gpu(by_index[i], chosen[i]) for i in sorted(chosen)]
+
+
+def advertised_resources(gpus, strategy):
+    """What the NVIDIA device plugin advertises for these GPUs (gpu_facts' `gpus`) under a MIG strategy.
+
+    none: every GPU as nvidia.com/gpu; single: every MIG device as nvidia.com/gpu (all GPUs must be
+    MIG-enabled with one profile, or the plugin refuses to start); mixed: MIG devices as
+    nvidia.com/mig-<profile>, GPUs without MIG as nvidia.com/gpu.
+    """
+    if strategy not in ("none", "single", "mixed"):
+        raise LayoutError("mig_strategy: %r is not one of none, single, mixed" % (strategy,))
+    counts = {}
+
+    def add(name, number=1):
+        counts[name] = counts.get(name, 0) + number
+
+    if strategy == "none":
+        add("nvidia.com/gpu", len(gpus))
+        return counts
+    profiles = set()
+    for gpu in gpus:
+        devices = gpu.get("mig_devices") or []
+        if gpu["mig_mode"]["current"]:
+            for device in devices:
+                profiles.add(device["profile"])
+                add("nvidia.com/gpu" if strategy == "single" else "nvidia.com/mig-%s" % device["profile"])
+        elif strategy == "single":
+            raise LayoutError("mig_strategy single: GPU %d has MIG disabled; the single strategy needs MIG on every GPU "
+                              "(use mixed)" % gpu["index"])
+        else:
+            add("nvidia.com/gpu")
+    if strategy == "single" and len(profiles) > 1:
+        raise LayoutError("mig_strategy single: the GPUs carry %s; the single strategy needs one profile on every GPU "
+                          "(use mixed)" % ", ".join(sorted(profiles)))
+    return counts
