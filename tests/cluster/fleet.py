@@ -1,6 +1,7 @@
 """Create the simulated GPU fleet (tests/cluster/fleet.yaml) as kwok nodes.
 
     fleet.py apply --kubeconfig PATH [--count GROUP=N ...]   create or update the nodes
+                   [--create-only]                          (or only create the missing ones)
     fleet.py render [--count GROUP=N ...]                    print the Node objects as YAML
     fleet.py delete --kubeconfig PATH [--group GROUP]        delete fleet nodes
 
@@ -122,8 +123,8 @@ def _core(kubeconfig):
     return client.CoreV1Api(api_client), client
 
 
-def apply_nodes(kubeconfig, nodes, workers=8):
-    """Create missing nodes; bring existing ones back to the fleet's labels, taints and resources."""
+def apply_nodes(kubeconfig, nodes, workers=8, update=True):
+    """Create missing nodes; bring existing ones back to the fleet's labels, taints and resources (unless not update)."""
     core, client = _core(kubeconfig)
 
     def one(node):
@@ -134,6 +135,8 @@ def apply_nodes(kubeconfig, nodes, workers=8):
         except client.exceptions.ApiException as exc:
             if exc.status != 409:
                 raise
+        if not update:
+            return "kept"
         current = core.read_node(name)
         labels = dict(current.metadata.labels or {})
         stale = [k for k in labels if k.startswith("nvidia.com/") and k not in node["metadata"]["labels"]]
@@ -146,7 +149,7 @@ def apply_nodes(kubeconfig, nodes, workers=8):
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(one, nodes))
-    return {k: outcomes.count(k) for k in ("created", "updated")}
+    return {k: outcomes.count(k) for k in ("created", "updated", "kept")}
 
 
 def delete_nodes(kubeconfig, group=None):
@@ -175,6 +178,7 @@ def main(argv=None):
     parser.add_argument("--fleet", default=str(FLEET_FILE))
     parser.add_argument("--count", action="append", metavar="GROUP=N", help="override a group's node count")
     parser.add_argument("--group", help="delete only this group's nodes")
+    parser.add_argument("--create-only", action="store_true", help="apply: leave nodes that exist as they are")
     args = parser.parse_args(argv)
     fleet = yaml.safe_load(Path(args.fleet).read_text())
     counts = _counts(args.count)
@@ -188,8 +192,9 @@ def main(argv=None):
         raise SystemExit("%s needs --kubeconfig" % args.action)
     if args.action == "apply":
         nodes = build_nodes(fleet, counts)
-        outcome = apply_nodes(args.kubeconfig, nodes)
-        print("fleet: %d nodes (%d created, %d updated)" % (len(nodes), outcome["created"], outcome["updated"]), file=sys.stderr)
+        outcome = apply_nodes(args.kubeconfig, nodes, update=not args.create_only)
+        print("fleet: %d nodes (%d created, %d updated, %d kept)" % (len(nodes), outcome["created"], outcome["updated"], outcome["kept"]),
+              file=sys.stderr)
     else:
         print("fleet: deleted %d nodes" % delete_nodes(args.kubeconfig, args.group), file=sys.stderr)
     return 0
