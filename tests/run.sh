@@ -65,8 +65,8 @@ if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED stages so far: %s\n' "${failed[*]}"
 fi
 # pytest runs last so that its summary closes the output.
-printf '\n=== pytest (unit + integration)\n'
-pytest -p no:cacheprovider tests/unit tests/integration tests/gpu
+printf '\n=== pytest (unit + integration + real runtimes + GPU)\n'
+pytest -p no:cacheprovider tests/unit tests/integration tests/runtimes tests/gpu
 rc=$?
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED stages: %s\n' "${failed[*]}"

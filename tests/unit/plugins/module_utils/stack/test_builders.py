@@ -223,9 +223,8 @@ def test_torchserve_https_archive():
 
 
 def test_triton_model_config_with_native_warmup():
-    objects = build("triton", gpu={"count": 1}, model={"name": "bert", "pvc": "models", "path": "repo/bert",
-                                                        "backend": "tensorrt", "versions": [1, 3], "max_batch_size": 8},
-                    warmup=WARMUP["triton"])[1]
+    model = {"name": "bert", "pvc": "models", "path": "repo/bert", "backend": "tensorrt", "versions": [1, 3], "max_batch_size": 8}
+    objects = build("triton", gpu={"count": 1}, model=model, warmup=WARMUP["triton"])[1]
     config = objects[0]["data"]["config.pbtxt"]
     assert config == (
         'name: "bert"\n'
