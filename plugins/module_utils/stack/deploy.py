@@ -51,9 +51,10 @@ def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure
     state = rollout.wait_for_rollout(client, objects, timeout)
     if state["ready"]:
         return state, None, None
-    causes = "; ".join(finding["message"] for finding in state.get("diagnosis") or []) or "no cause found in pod status or events"
+    # each finding is a sentence of its own, with its full stop
+    causes = " ".join(finding["message"] for finding in state.get("diagnosis") or []) or "No cause found in pod status or events."
     unready = ", ".join("%s %s (%s)" % (o["kind"], o["name"], o.get("reason") or "not ready") for o in state["objects"] if not o["ready"])
-    message = "%s %s did not become ready within %ss: %s. %s." % (spec["runtime"], spec["name"], timeout, unready, causes)
+    message = "%s %s did not become ready within %ss: %s. %s" % (spec["runtime"], spec["name"], timeout, unready, causes)
     if not rollback_on_failure:
         return state, None, message
     if spec["runtime"] == "kserve":
@@ -62,7 +63,7 @@ def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure
     if undone.get("rolled_back"):
         message += " Rolled back from revision %s to revision %s." % (undone.get("from_revision"), undone.get("to_revision"))
     else:
-        message += " No rollback: %s." % (undone.get("reason") or "no previous revision")
+        message += " No rollback: %s" % (undone.get("reason") or "no previous revision.")
     return state, undone, message
 
 

@@ -146,7 +146,7 @@ def test_failed_rollout_reports_the_diagnosis_and_rolls_back(monkeypatch):
         calls.append(("wait", timeout))
         return {"ready": False, "elapsed_s": 5.0, "objects": [{"kind": "Deployment", "name": "resnet", "namespace": "default",
                                                                "ready": False, "reason": "0/1 updated replicas available"}],
-                "diagnosis": [{"cause": "insufficient_gpu", "pod": "resnet-1", "message": "Not enough nvidia.com/gpu: ...",
+                "diagnosis": [{"cause": "insufficient_gpu", "pod": "resnet-1", "message": "Not enough nvidia.com/gpu on any node.",
                                "details": {}}]}
 
     def rollback(client, namespace, name):
@@ -160,6 +160,7 @@ def test_failed_rollout_reports_the_diagnosis_and_rolls_back(monkeypatch):
     assert undone["rolled_back"] is True
     assert "did not become ready within 30s" in message and "Not enough nvidia.com/gpu" in message
     assert "Rolled back from revision 3 to revision 2" in message
+    assert ".." not in message  # findings and reasons are whole sentences already
     calls.clear()
     state, undone, message = deploy.wait_and_maybe_roll_back(None, spec, objects, 30, False)
     assert calls == [("wait", 30)] and undone is None and "Rolled back" not in message
