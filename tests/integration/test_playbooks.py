@@ -43,3 +43,10 @@ def test_main_job_runs_and_says_what_it_runs(kubeconfig, leave_the_cluster_as_fo
     assert "not in this version yet" in proc.stdout
     assert "The device plugin runs on 5 GPU node(s)" in proc.stdout
     assert "NVIDIA-H100-80GB-HBM3: 2 node(s)" in proc.stdout
+
+
+def test_main_job_parses_for_the_production_example(kubeconfig):
+    # GPU host plays included: the example inventory has gpu_nodes; nothing is contacted in a syntax check
+    proc = ansible_playbook(ROOT / "playbooks/site.yml", kubeconfig, "--syntax-check", "-i",
+                            str(ROOT / "inventories/production-example/hosts.yml"))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
