@@ -214,12 +214,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.builders import device_plugin as builder
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import (
-    FIELD_MANAGER,
-    apply_objects,
-    object_ref,
-    strip_noise,
-)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for
@@ -276,46 +271,13 @@ def _wait_for_rollout(client, namespace, timeout):
     return counts
 
 
-def _managers(obj):
-    """Field managers that write the object itself (status writers, such as controllers, do not count)."""
-    entries = obj["metadata"].get("managedFields") or []
-    return {e.get("manager") for e in entries if not e.get("subresource")}
-
-
 def _absent(client, module, spec):
-    """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields.
-
-    Server-side apply of a body without fields gives up this field manager's fields: the API removes
-    those nobody else owns (for example the Pod Security labels this module put on kube-system).
-    """
-    results, kept, diffs = [], [], []
-    for obj in reversed(builder.build_manifests(spec)):
-        metadata = obj["metadata"]
-        ref = object_ref(obj)
-        current = client.get(obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace"))
-        if current is None or current["metadata"].get("deletionTimestamp"):
-            continue
-        managers = _managers(current)
-        if FIELD_MANAGER not in managers:
-            kept.append("%s: not written by %s" % (ref, FIELD_MANAGER))
-            continue
-        others = sorted(managers - {FIELD_MANAGER})
-        if others:
-            kept.append("%s: also managed by %s" % (ref, ", ".join(others)))
-            bare = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {k: metadata[k] for k in ("name", "namespace") if k in metadata}}
-            outcome = apply_objects(client, [bare], check_mode=module.check_mode)
-            results.append({"ref": ref, "changed": outcome["changed"], "created": False})
-            diffs.extend(outcome["diff"])
-            continue
-        resource = client.resource(obj["apiVersion"], obj["kind"])
-        kwargs = {"dry_run": "All"} if module.check_mode else {}
-        client.call("delete", obj["kind"], resource.delete, name=metadata["name"], namespace=metadata.get("namespace"),
-                    propagation_policy="Background", **kwargs)
-        results.append({"ref": ref, "changed": True, "created": False})
-        diffs.append({"before": strip_noise(current), "after": {}, "before_header": ref, "after_header": ref})
-    result = dict(changed=any(r["changed"] for r in results), objects=results, kept=kept)
+    """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields
+    (for example the Pod Security labels this module put on kube-system)."""
+    outcome = remove_objects(client, builder.build_manifests(spec), check_mode=module.check_mode)
+    result = dict(changed=outcome["changed"], objects=outcome["results"], kept=outcome["kept"])
     if module._diff:
-        result["diff"] = diffs
+        result["diff"] = outcome["diff"]
     return result
 
 

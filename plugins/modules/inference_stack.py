@@ -307,10 +307,18 @@ options:
     type: list
     elements: dict
     default: []
+  state:
+    description:
+      - V(present) applies the stack. V(absent) removes what the same options built, in reverse order; objects another
+        field manager also writes keep their other fields (only this collection's are withdrawn), objects this
+        collection never wrote are left alone.
+    type: str
+    choices: [present, absent]
+    default: present
   mode:
     description:
       - V(apply) writes to the cluster; V(render) writes the same objects as YAML files to O(render_dir) and needs
-        no cluster.
+        no cluster. V(render) takes only O(state=present).
     type: str
     choices: [apply, render]
     default: apply
@@ -421,11 +429,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 objects:
-  description: Each object, in apply order, whether it changed and whether it was created (in render mode, its file).
+  description:
+    - Each object, in apply order, whether it changed and whether it was created (in render mode, its file).
+    - With O(state=absent), the objects deleted or withdrawn from, in removal order.
   returned: always
   type: list
   elements: dict
   sample: [{"ref": "Deployment serving/resnet", "changed": true, "created": true}]
+kept:
+  description: With O(state=absent), objects left in place and why (another field manager writes them, or this one never did).
+  returned: when O(state=absent)
+  type: list
+  elements: str
 rendered_files:
   description: The files written (or, in check mode, that would be written) by O(mode=render).
   returned: when O(mode=render)
@@ -539,6 +554,7 @@ def main():
                 ),
             ),
             overrides=dict(type="list", elements="dict", default=[]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
             mode=dict(type="str", choices=["apply", "render"], default="apply"),
             render_dir=dict(type="path"),
             wait=dict(type="bool", default=False),

@@ -227,3 +227,40 @@ def test_rendered_files_are_what_apply_sends(kubeconfig, k8s, namespace, models_
     applied = stack(kubeconfig, namespace, **args)
     assert applied["rc"] == 0, applied.get("msg")
     assert applied["changed"] is False, applied.get("diff")
+
+
+def test_absent_removes_the_stack_and_leaves_what_others_write(kubeconfig, k8s, namespace, models_pvc):
+    args = dict(name="gone", runtime="tensorflow_serving", model={"name": "resnet", "pvc": "models"}, warmup={"body": WARMUP_BODY})
+    refs = [("v1", "ConfigMap", "gone-config"), ("v1", "ConfigMap", "gone-warmup"), ("apps/v1", "Deployment", "gone"),
+            ("v1", "Service", "gone"), ("policy/v1", "PodDisruptionBudget", "gone")]
+    assert stack(kubeconfig, namespace, **args)["rc"] == 0
+    # another tool labels the config and the Service: on its own, its label makes a valid ConfigMap (kept,
+    # with the label only) but not a valid Service (no ports), which goes
+    for kind, name in (("ConfigMap", "gone-config"), ("Service", "gone")):
+        k8s.resource("v1", kind).server_side_apply(
+            namespace=namespace, name=name, field_manager="team-tooling",
+            body={"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "labels": {"team": "search"}}})
+
+    dry = stack(kubeconfig, namespace, check_mode=True, state="absent", **args)
+    assert dry["rc"] == 0 and dry["changed"] is True, dry.get("msg")
+    assert None not in resource_versions(k8s, namespace, refs).values()
+
+    removed = stack(kubeconfig, namespace, state="absent", **args)
+    assert removed["rc"] == 0 and removed["changed"] is True, removed.get("msg")
+    assert removed["objects"][0]["ref"] == "PodDisruptionBudget %s/gone" % namespace  # reverse of apply order
+    assert any("ConfigMap %s/gone-config: also managed by team-tooling" % namespace == k for k in removed["kept"]), removed["kept"]
+    assert any(k.startswith("Service %s/gone: also written by team-tooling" % namespace) for k in removed["kept"]), removed["kept"]
+    gone = [r for r in refs if r[2] != "gone-config"]
+    wait_until(lambda: all(k8s.get(a, k, n, namespace) is None for a, k, n in gone), 60, "the stack gone")
+    config = k8s.get("v1", "ConfigMap", "gone-config", namespace)
+    assert config["metadata"]["labels"] == {"team": "search"} and not config.get("data")
+
+    again = stack(kubeconfig, namespace, state="absent", **args)
+    assert again["rc"] == 0 and again["changed"] is False
+
+
+def test_absent_has_no_render_mode(kubeconfig, namespace, tmp_path):
+    result = stack(kubeconfig, namespace, state="absent", mode="render", render_dir=str(tmp_path), name="x",
+                   runtime="tensorflow_serving", model={"name": "m", "pvc": "models"})
+    assert result["rc"] != 0 and "state=absent has nothing to render" in result["msg"]
+    assert not list(tmp_path.iterdir())

@@ -172,3 +172,55 @@ def apply_objects(client, objects, check_mode=False, force_conflicts=False, fiel
             dict(r["diff"], before_header=r["ref"], after_header=r["ref"]) for r in results if r["changed"]
         ],
     }
+
+
+def _writers(obj):
+    """Field managers that write the object itself (status writers, such as controllers, do not count)."""
+    entries = obj["metadata"].get("managedFields") or []
+    return {e.get("manager") for e in entries if not e.get("subresource")}
+
+
+def remove_objects(client, objects, check_mode=False, field_manager=FIELD_MANAGER):
+    """Take back what apply_objects put there, in reverse order; return {changed, results, kept, diff}.
+
+    An object only this field manager writes is deleted. From an object others write too, only this
+    manager's fields are withdrawn: a server-side apply of a body without fields gives them up, and the
+    API removes those nobody else owns. An object this manager never wrote is left alone. Objects that
+    are gone, or already being deleted, are skipped.
+    """
+    results, kept, diffs = [], [], []
+    for obj in reversed(objects):
+        metadata = obj["metadata"]
+        ref = object_ref(obj)
+        current = with_retries(lambda o=obj: client.get(o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")))
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            continue
+        writers = _writers(current)
+        if field_manager not in writers:
+            kept.append("%s: not written by %s" % (ref, field_manager))
+            continue
+        others = sorted(writers - {field_manager})
+        if others:
+            bare = {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                    "metadata": {k: metadata[k] for k in ("name", "namespace") if k in metadata}}
+            try:
+                outcome = apply_objects(client, [bare], check_mode=check_mode, field_manager=field_manager)
+            except K8sError as exc:
+                if exc.details.get("status") != 422:
+                    raise
+                # what the others wrote is not a valid object on its own (a Service without its ports):
+                # the object cannot outlive this manager's fields, so it goes
+                kept.append("%s: also written by %s, but not valid without %s's fields: deleted" % (ref, ", ".join(others), field_manager))
+            else:
+                kept.append("%s: also managed by %s" % (ref, ", ".join(others)))
+                results.append({"ref": ref, "changed": outcome["changed"], "created": False})
+                diffs.extend(outcome["diff"])
+                continue
+        resource = client.resource(obj["apiVersion"], obj["kind"])
+        kwargs = {"dry_run": "All"} if check_mode else {}
+        with_retries(lambda r=resource, o=obj, k=kwargs: client.call(
+            "delete", o["kind"], r.delete, name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"),
+            propagation_policy="Background", **k))
+        results.append({"ref": ref, "changed": True, "created": False})
+        diffs.append({"before": redact(strip_noise(current)), "after": {}, "before_header": ref, "after_header": ref})
+    return {"changed": any(r["changed"] for r in results), "results": results, "kept": kept, "diff": diffs}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sClient
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError, K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
@@ -71,6 +71,9 @@ def run_inference_stack(module):
     """The module's whole run: exits through module.exit_json or module.fail_json."""
     params = module.params
     try:
+        if params["state"] == "absent" and params["mode"] == "render":
+            module.fail_json(msg="state=absent has nothing to render: use mode=apply to remove the stack, or state=present "
+                                 "to write its files.")
         spec, objects = plan(params)
         if params["mode"] == "render":
             outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
@@ -84,6 +87,12 @@ def run_inference_stack(module):
         if not HAS_KUBERNETES:
             module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
         client = K8sClient(params)
+        if params["state"] == "absent":
+            outcome = remove_objects(client, objects, check_mode=module.check_mode)
+            result = {"changed": outcome["changed"], "objects": outcome["results"], "kept": outcome["kept"]}
+            if module._diff:
+                result["diff"] = outcome["diff"]
+            module.exit_json(**result)
         result = apply_stack(client, spec, objects, module.check_mode, params["force_conflicts"], warn=module.warn)
         if not module._diff:
             del result["diff"]
