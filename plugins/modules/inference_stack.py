@@ -307,6 +307,12 @@ options:
     type: list
     elements: dict
     default: []
+  create_namespace:
+    description:
+      - Create O(namespace) too, with Pod Security C(restricted) enforced (the stack's pods are built to pass it).
+        With O(state=absent) the namespace stays, since it may hold more than this stack.
+    type: bool
+    default: false
   state:
     description:
       - V(present) applies the stack. V(absent) removes what the same options built, in reverse order; objects another
@@ -554,6 +560,7 @@ def main():
                 ),
             ),
             overrides=dict(type="list", elements="dict", default=[]),
+            create_namespace=dict(type="bool", default=False),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             mode=dict(type="str", choices=["apply", "render"], default="apply"),
             render_dir=dict(type="path"),

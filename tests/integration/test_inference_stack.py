@@ -264,3 +264,25 @@ def test_absent_has_no_render_mode(kubeconfig, namespace, tmp_path):
                    runtime="tensorflow_serving", model={"name": "m", "pvc": "models"})
     assert result["rc"] != 0 and "state=absent has nothing to render" in result["msg"]
     assert not list(tmp_path.iterdir())
+
+
+def test_create_namespace_enforces_restricted_and_the_pods_pass_it(kubeconfig, k8s):
+    name = "it-ns-%s" % uuid.uuid4().hex[:8]
+    args = dict(name="tfs", runtime="tensorflow_serving", model={"name": "resnet", "storage_uri": "gs://bucket/resnet"},
+                gpu={"count": 1, "product": "NVIDIA-H100-80GB-HBM3"}, warmup={"body": WARMUP_BODY}, create_namespace=True)
+    try:
+        applied = stack(kubeconfig, name, **args)
+        assert applied["rc"] == 0 and applied["changed"], applied.get("msg")
+        labels = k8s.get("v1", "Namespace", name)["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        # admission let the pod in under restricted, and it runs on an H100 node
+        nodes = running_on(k8s, name, "tfs", 1)
+        assert product_of(k8s, nodes[0]) == "NVIDIA-H100-80GB-HBM3"
+        again = stack(kubeconfig, name, **args)
+        assert again["rc"] == 0 and again["changed"] is False
+        removed = stack(kubeconfig, name, state="absent", **args)
+        assert removed["rc"] == 0 and removed["changed"], removed.get("msg")
+        assert not any(o["ref"].startswith("Namespace") for o in removed["objects"])
+        assert k8s.get("v1", "Namespace", name)["metadata"].get("deletionTimestamp") is None
+    finally:
+        k8s.resource("v1", "Namespace").delete(name=name)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from k8s_helpers import ROOT, run_module
+from k8s_helpers import ROOT, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,29 @@ def leave_the_cluster_as_found(kubeconfig, k8s):
     """The main job deploys the device plugin; what it added is removed again after the test."""
     namespace_before = k8s.get("v1", "Namespace", "nvidia-device-plugin")
     runtime_class_before = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
+    serving_before = k8s.get("v1", "Namespace", "inferops-serving")
     yield
     if namespace_before is None:
         run_module("device_plugin", {"kubeconfig": kubeconfig, "state": "absent", "runtime_class": runtime_class_before is None})
+    if serving_before is None and k8s.get("v1", "Namespace", "inferops-serving") is not None:
+        k8s.resource("v1", "Namespace").delete(name="inferops-serving")
+        wait_until(lambda: k8s.get("v1", "Namespace", "inferops-serving") is None, 120, "namespace inferops-serving gone")
 
 
-def test_main_job_runs_and_says_what_it_runs(kubeconfig, leave_the_cluster_as_found):
+def test_main_job_runs_and_says_what_it_runs(kubeconfig, k8s, leave_the_cluster_as_found):
     proc = ansible_playbook(ROOT / "playbooks/site.yml", kubeconfig, "-i", str(ROOT / "inventories/local/hosts.yml"))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "not in this version yet" in proc.stdout
     assert "The device plugin runs on 5 GPU node(s)" in proc.stdout
     assert "NVIDIA-H100-80GB-HBM3: 2 node(s)" in proc.stdout
+    # the model service of the local inventory: applied, its rollout waited for, on H100 nodes
+    assert "tensorflow_serving service inferops-serving/resnet" in proc.stdout
+    assert "rollout ready after" in proc.stdout
+    pods = k8s.list("v1", "Pod", namespace="inferops-serving", label_selector="app.kubernetes.io/instance=resnet")
+    assert len(pods) == 2 and {p["status"]["phase"] for p in pods} == {"Running"}
+    for pod in pods:
+        node = k8s.get("v1", "Node", pod["spec"]["nodeName"])
+        assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
 
 
 def test_main_job_parses_for_the_production_example(kubeconfig):

@@ -88,7 +88,8 @@ def run_inference_stack(module):
             module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
         client = K8sClient(params)
         if params["state"] == "absent":
-            outcome = remove_objects(client, objects, check_mode=module.check_mode)
+            # the namespace may hold more than this stack: it stays, even when create_namespace made it
+            outcome = remove_objects(client, [o for o in objects if o["kind"] != "Namespace"], check_mode=module.check_mode)
             result = {"changed": outcome["changed"], "objects": outcome["results"], "kept": outcome["kept"]}
             if module._diff:
                 result["diff"] = outcome["diff"]

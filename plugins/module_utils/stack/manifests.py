@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import kserve, pdb, service, warmup, workload
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, _reject_booleans_in_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import MANAGED_BY, SpecError, _reject_booleans_in_labels
 
 
 def merge(base, override):
@@ -46,8 +46,26 @@ def apply_overrides(objects, overrides):
     return objects
 
 
+def namespace(spec):
+    """The stack's namespace, enforcing Pod Security `restricted`: the stack's pods are built to pass it."""
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    for mode in ("enforce", "audit", "warn"):
+        labels["pod-security.kubernetes.io/%s" % mode] = "restricted"
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec["namespace"], "labels": labels}}
+
+
 def build_manifests(spec):
-    """ConfigMaps and ServingRuntime first (pods read them), then the workload, Service and PodDisruptionBudget."""
+    """ConfigMaps and ServingRuntime first (pods read them), then the workload, Service and PodDisruptionBudget.
+
+    With create_namespace, the Namespace comes first (apply_objects puts Namespaces first anyway).
+    """
+    objects = _stack_objects(spec)
+    if spec.get("create_namespace"):
+        objects.insert(0, namespace(spec))
+    return objects
+
+
+def _stack_objects(spec):
     if spec["runtime"] == "kserve":
         objects = []
         runtime = kserve.serving_runtime(spec)

@@ -49,6 +49,7 @@ DEFAULTS = {
     "warmup": None,
     "kserve": None,
     "overrides": [],
+    "create_namespace": False,
 }
 
 MODEL_OPTIONS = (
@@ -643,6 +644,8 @@ def validate(params):
         max_unavailable = _whole("max_unavailable", max_unavailable, 0, what="a number of pods or a percentage such as '25%'")
     if not isinstance(merged["read_only_root_filesystem"], bool):
         _fail("read_only_root_filesystem", "expected true or false", "Set true or false.")
+    if not isinstance(merged["create_namespace"], bool):
+        _fail("create_namespace", "expected true or false", "Set true or false.")
     return {
         "name": name,
         "namespace": namespace,
@@ -664,6 +667,7 @@ def validate(params):
         "warmup": warmup,
         "kserve": kserve,
         "overrides": _overrides(merged["overrides"]),
+        "create_namespace": merged["create_namespace"],
     }
 
 
