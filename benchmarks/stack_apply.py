@@ -326,7 +326,8 @@ def count_requests(client, venv, kubeconfig, run_id):
                         for run in RUNS:
                             del proxy.requests[:]
                             run_playbook(book, env)
-                            rows.append(dict(classify(proxy.requests), side=side, run=run))
+                            rows.append(dict(classify(proxy.requests), side=side, run=run,
+                                             requests=["%s %s" % request for request in proxy.requests]))
                             if run == RUNS[0]:
                                 settle(client, namespace, refs)
                 finally:
@@ -376,6 +377,8 @@ def main(argv=None):
                               capture_output=True, text=True, check=False).stdout
     report = {"rounds": args.rounds, "machine": "%s, %d CPUs" % (platform.platform(), os.cpu_count()),
               "load_1min_median": statistics.median(r["load_1min"] for r in rounds),
+              "commit": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=str(ROOT), capture_output=True, text=True,
+                                       check=False).stdout.strip(),
               "requirements": REQUIREMENTS.read_text(encoding="utf-8").split("\n"), "kubernetes_core": " ".join(versions.split()[-2:]),
               "summary": summary, "per_round": rounds, "requests": requests}
     out = ROOT / "benchmarks" / "results"
