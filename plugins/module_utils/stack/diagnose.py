@@ -23,11 +23,17 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu_inventory 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 
 try:
-    from kubernetes.client import CoreV1Api
     from kubernetes.client.rest import ApiException
     import urllib3
 except ImportError:  # guarded by the calling module; only log reading needs it
-    CoreV1Api = ApiException = urllib3 = None
+    ApiException = urllib3 = None
+
+
+def _core_api(api_client):
+    """CoreV1Api, imported only when a log is read: importing it costs a second or two, in every module run."""
+    from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
+
+    return CoreV1Api(api_client)
 
 CAUSES = (
     "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",
@@ -383,10 +389,10 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
 
 def _read_log(client, namespace, pod, container, previous, tail_lines=LOG_TAIL_LINES):
     """The last lines of a container's log, or raise K8sError saying why there are none."""
-    if CoreV1Api is None:
+    if ApiException is None:
         raise K8sError("the kubernetes Python client is not installed")
     try:
-        text = CoreV1Api(client.api_client).read_namespaced_pod_log(
+        text = _core_api(client.api_client).read_namespaced_pod_log(
             pod, namespace, container=container, previous=previous, tail_lines=tail_lines, _request_timeout=LOG_TIMEOUT,
         )
     except ApiException as exc:
