@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the runtimes venv (.tmp/runtimes-venv) from requirements-runtimes.txt and makes sure
+# Builds the runtimes venv (cached outside the checkout, linked as .tmp/runtimes-venv) from
+# requirements-runtimes.txt, and makes sure
 # a Java >= 17 runtime is present for TorchServe. Idempotent: when the venv was built from the
 # same requirements file and java is there, it returns at once.
 set -euo pipefail
@@ -8,7 +9,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PYTHON=${PYTHON:-python3.11}
 VENV="$ROOT/.tmp/runtimes-venv"
 REQ="$ROOT/requirements-runtimes.txt"
-STAMP="$VENV/.installed"
 
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1
@@ -29,15 +29,29 @@ if ! java_ok; then
 fi
 
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-  exit 0
+# The venv (6 GB: PyPI's torch brings its CUDA libraries) lives outside the checkout, keyed by
+# the requirements, like the control plane's binaries: a fresh clone on the same machine links
+# it instead of building it again. .tmp/runtimes-venv is the link.
+CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}
+BUILT="$CACHE_ROOT/runtimes-venv/$("$PYTHON" -c 'import sys; print("py%d.%d" % sys.version_info[:2])')-${want:0:16}"
+
+if ! { [ -f "$BUILT/.installed" ] && [ "$(cat "$BUILT/.installed")" = "$want" ]; }; then
+  mkdir -p "$CACHE_ROOT/runtimes-venv"
+  exec 9>"$CACHE_ROOT/runtimes-venv/build.lock"
+  flock 9
+  if ! { [ -f "$BUILT/.installed" ] && [ "$(cat "$BUILT/.installed")" = "$want" ]; }; then
+    echo "building $BUILT from requirements-runtimes.txt"
+    t0=$SECONDS
+    rm -rf "$BUILT"
+    "$PYTHON" -m venv "$BUILT"
+    "$BUILT/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$REQ"
+    echo "$want" >"$BUILT/.installed"
+    echo "runtimes venv ready in $((SECONDS - t0))s ($(du -sh "$BUILT" | cut -f1))"
+  fi
 fi
 
-echo "building $VENV from requirements-runtimes.txt"
-t0=$SECONDS
-rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
-"$PYTHON" -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$REQ"
-echo "$want" >"$STAMP"
-echo "runtimes venv ready in $((SECONDS - t0))s ($(du -sh "$VENV" | cut -f1))"
+if [ "$(readlink "$VENV" 2>/dev/null)" != "$BUILT" ]; then
+  rm -rf "$VENV"
+  ln -s "$BUILT" "$VENV"
+fi
