@@ -35,6 +35,7 @@ def _core_api(api_client):
 
     return CoreV1Api(api_client)
 
+
 CAUSES = (
     "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",
     "crash_loop", "probe_failure", "unschedulable", "pending_other",
