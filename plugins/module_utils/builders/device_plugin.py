@@ -279,13 +279,18 @@ def render_config(spec):
     return yaml.safe_dump(plugin_config(spec), sort_keys=False, default_flow_style=False)
 
 
+def pod_security_namespace(name, level):
+    """A Namespace of this collection whose Pod Security level is enforced, audited and warned."""
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    for mode in ("enforce", "audit", "warn"):
+        labels["pod-security.kubernetes.io/%s" % mode] = level
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
 def namespace_manifest(spec):
     # The plugin mounts a hostPath (the kubelet's device-plugin socket directory), which
     # Pod Security's baseline and restricted levels forbid: its namespace must be privileged.
-    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
-    for mode in ("enforce", "audit", "warn"):
-        labels["pod-security.kubernetes.io/%s" % mode] = "privileged"
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec["namespace"], "labels": labels}}
+    return pod_security_namespace(spec["namespace"], "privileged")
 
 
 def config_map_manifest(spec):

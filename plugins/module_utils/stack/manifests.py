@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import kserve, pdb, service, warmup, workload
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import MANAGED_BY, SpecError, _reject_booleans_in_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.device_plugin import pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, _reject_booleans_in_labels
 
 
 def merge(base, override):
@@ -48,10 +49,7 @@ def apply_overrides(objects, overrides):
 
 def namespace(spec):
     """The stack's namespace, enforcing Pod Security `restricted`: the stack's pods are built to pass it."""
-    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
-    for mode in ("enforce", "audit", "warn"):
-        labels["pod-security.kubernetes.io/%s" % mode] = "restricted"
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec["namespace"], "labels": labels}}
+    return pod_security_namespace(spec["namespace"], "restricted")
 
 
 def build_manifests(spec):

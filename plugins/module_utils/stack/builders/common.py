@@ -91,6 +91,19 @@ def topology_spread(spec, selector):
     }]
 
 
+def place(pod_spec, spec):
+    """Put the spec's node selector, tolerations and topology spread on a pod spec (or KServe predictor)."""
+    if spec["node_selector"]:
+        pod_spec["nodeSelector"] = dict(spec["node_selector"])
+    chosen = tolerations(spec)
+    if chosen:
+        pod_spec["tolerations"] = chosen
+    spread = topology_spread(spec, selector_labels(spec))
+    if spread:
+        pod_spec["topologySpreadConstraints"] = spread
+    return pod_spec
+
+
 def http_probe(path, port_name, period=PROBE_PERIOD, failure_threshold=3, timeout=5):
     return {
         "httpGet": {"path": path, "port": port_name},

@@ -93,14 +93,7 @@ def inference_service(spec):
     }
     if kserve["canary_traffic_percent"] is not None:
         predictor["canaryTrafficPercent"] = kserve["canary_traffic_percent"]
-    if spec["node_selector"]:
-        predictor["nodeSelector"] = dict(spec["node_selector"])
-    tolerations = common.tolerations(spec)
-    if tolerations:
-        predictor["tolerations"] = tolerations
-    spread = common.topology_spread(spec, common.selector_labels(spec))
-    if spread:
-        predictor["topologySpreadConstraints"] = spread
+    common.place(predictor, spec)
     if warmup_builder.needs_sidecar(spec):
         # A second predictor container runs beside the model server in the same pod.
         predictor["containers"] = [warmup_builder.container(spec, named_port=kserve["deployment_mode"] != "Knative")]

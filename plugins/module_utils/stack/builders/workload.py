@@ -31,15 +31,7 @@ def pod_spec(spec, server, volumes, extra_containers=()):
         "containers": [server] + list(extra_containers),
         "volumes": [v for v in volumes if v],
     }
-    if spec["node_selector"]:
-        pod["nodeSelector"] = dict(spec["node_selector"])
-    tolerations = common.tolerations(spec)
-    if tolerations:
-        pod["tolerations"] = tolerations
-    spread = common.topology_spread(spec, common.selector_labels(spec))
-    if spread:
-        pod["topologySpreadConstraints"] = spread
-    return pod
+    return common.place(pod, spec)
 
 
 def deployment(spec, config_maps):
