@@ -33,6 +33,8 @@ VENV = ROOT / ".tmp" / "runtimes-venv"
 PYTHON = VENV / "bin" / "python"
 SITE = VENV / "lib" / "python3.11" / "site-packages"
 MODELS = HERE / "models"
+# How long stop/kill wait for the killed process group to be gone.
+GROUP_EXIT_TIMEOUT = 30.0
 
 # The sample inputs each server's model accepts (the same shape the warmup requests use).
 IRIS_ROWS = [[6.8, 2.8, 4.8, 1.4], [5.1, 3.5, 1.4, 0.2]]
@@ -52,6 +54,26 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stat(pid):
+    """State and process group of a process, from /proc/<pid>/stat (the fields after the command name)."""
+    try:
+        fields = Path("/proc/%s/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None, None
+    return fields[0], int(fields[2])
+
+
+def group_members(group):
+    """Process ids in process group ``group`` that have not exited (zombies, already dead, do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            state, pgid = _stat(entry.name)
+            if pgid == group and state != "Z":
+                members.append(int(entry.name))
+    return members
 
 
 def http(method, url, body=None, timeout=30.0, headers=None):
@@ -128,17 +150,22 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the group is left (workers, stubs)
-        self.process.wait()
-        self.process = None
+        self.kill()  # whatever of the group is left (workers, stubs)
 
     def kill(self):
-        """SIGKILL the whole group at once, like a crashed or OOM-killed container."""
+        """SIGKILL the whole group at once, like a crashed or OOM-killed container.
+
+        Returns once no member of the group runs any more (or after ``GROUP_EXIT_TIMEOUT``): a killed JVM
+        takes a moment to tear down its heap, and until then it still holds its ports.
+        """
+        group = self.process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(group, signal.SIGKILL)
         self.process.wait()
         self.process = None
+        deadline = time.monotonic() + GROUP_EXIT_TIMEOUT
+        while group_members(group) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def restart(self):
         self.stop()
