@@ -1,0 +1,115 @@
+"""Each role refuses a bad input in its preflight, naming the variable, before anything is written.
+
+One ansible-playbook run on localhost, one play per case: the role's preflight tasks (or, where
+meta/argument_specs.yml is what refuses, the role's main entry point) with the case's variables. The
+checks run before any task that writes, contacts a cluster or changes a host, so a case either fails
+in its check or, for the control cases with good inputs, passes the preflight. No cluster is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from k8s_helpers import ROOT
+
+pytestmark = pytest.mark.integration
+
+LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
+MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
+
+# (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
+CASES = [
+    ("container_runtime-good", "container_runtime", "preflight", {}, None),
+    ("container_runtime-version-with-v", "container_runtime", "preflight",
+     {"container_runtime_toolkit_version": "v1.20.2"}, "container_runtime_toolkit_version must be a plain release number"),
+    ("container_runtime-package-revision", "container_runtime", "preflight",
+     {"container_runtime_toolkit_version": "1.20.2-1"}, "got '1.20.2-1'"),
+    ("container_runtime-binaries-without-dir", "container_runtime", "preflight",
+     {"container_runtime_toolkit_source": "binaries"}, "container_runtime_toolkit_binaries_dir is empty"),
+    ("container_runtime-runtime-name", "container_runtime", "preflight",
+     {"container_runtime_nvidia_runtime_name": "Nvidia_GPU"}, "container_runtime_nvidia_runtime_name must be a DNS-1123 label"),
+    ("container_runtime-unknown-runtime", "container_runtime", "main",
+     {"container_runtime_name": "docker"}, "container_runtime_name"),
+    ("mig-good", "mig", "preflight", {"mig_layout": "all-1g.10gb", "mig_config": LAYOUTS}, None),
+    ("mig-no-layout", "mig", "preflight", {"mig_config": LAYOUTS}, "mig_layout is empty"),
+    ("mig-two-sources", "mig", "preflight",
+     {"mig_layout": "all-1g.10gb", "mig_config": LAYOUTS, "mig_config_file": "/etc/mig.yaml"}, "mig_config and mig_config_file are both set"),
+    ("mig-no-source", "mig", "preflight", {"mig_layout": "all-1g.10gb"}, "neither mig_config nor mig_config_file is set"),
+    ("serving_runtime-good", "serving_runtime", "preflight",
+     {"serving_runtime_name": "resnet", "serving_runtime_runtime": "tensorflow_serving", "serving_runtime_model": MODEL}, None),
+    ("serving_runtime-no-name", "serving_runtime", "preflight",
+     {"serving_runtime_runtime": "triton", "serving_runtime_model": MODEL}, "serving_runtime_name is empty"),
+    ("serving_runtime-no-runtime", "serving_runtime", "preflight",
+     {"serving_runtime_name": "resnet", "serving_runtime_model": MODEL}, "serving_runtime_runtime is not set"),
+    ("serving_runtime-model-without-name", "serving_runtime", "preflight",
+     {"serving_runtime_name": "resnet", "serving_runtime_runtime": "triton", "serving_runtime_model": {"pvc": "models"}},
+     "serving_runtime_model.name is missing"),
+    ("serving_runtime-two-sources", "serving_runtime", "preflight",
+     {"serving_runtime_name": "resnet", "serving_runtime_runtime": "kserve",
+      "serving_runtime_model": dict(MODEL, storage_uri="gs://bucket/resnet")}, "give exactly one of pvc"),
+    ("serving_runtime-render-without-dir", "serving_runtime", "preflight",
+     {"serving_runtime_name": "resnet", "serving_runtime_runtime": "triton", "serving_runtime_model": MODEL,
+      "serving_runtime_mode": "render"}, "serving_runtime_render_dir is empty"),
+    ("device_plugin-no-sharing", "device_plugin", "preflight",
+     {"device_plugin_time_slicing": {"replicas": 0}}, "device_plugin_time_slicing.replicas: must be 1 or more"),
+    ("device_plugin-latest", "device_plugin", "preflight",
+     {"device_plugin_image": "nvcr.io/nvidia/k8s-device-plugin:latest"}, "device_plugin_image: nvcr.io/nvidia/k8s-device-plugin:latest is not pinned"),
+    ("device_plugin-no-tag", "device_plugin", "preflight",
+     {"device_plugin_image": "registry.local:5000/k8s-device-plugin"}, "is not pinned"),
+]
+
+
+def _play(case_id, role, entry, variables):
+    include = {"name": "inferops.kubernetes." + role}
+    if entry != "main":
+        include["tasks_from"] = entry
+    record = "{{ outcomes | default({}) | combine({%r: %s}) }}"
+    return {
+        "name": case_id,
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [{
+            "name": "Case " + case_id,
+            "block": [
+                {"name": "The role", "ansible.builtin.include_role": include, "vars": variables},
+                {"name": "Passed", "ansible.builtin.set_fact": {"outcomes": record % (case_id, "{'ok': true}")}},
+            ],
+            "rescue": [{"name": "Failed", "ansible.builtin.set_fact": {"outcomes": record % (
+                case_id, "{'ok': false, 'task': ansible_failed_task.name, 'msg': ansible_failed_result.msg | default('')}")}}],
+        }],
+    }
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("role-inputs")
+    out = tmp / "outcomes.json"
+    plays = [{"name": "Facts", "hosts": "localhost", "gather_facts": True, "gather_subset": ["min"], "tasks": []}]
+    plays += [_play(case_id, role, entry, variables) for case_id, role, entry, variables, expected in CASES]
+    plays.append({"name": "Outcomes", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Write them", "ansible.builtin.copy": {"content": "{{ outcomes | to_nice_json }}", "dest": str(out), "mode": "0600"}}]})
+    playbook = tmp / "role_inputs.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".tmp" / "collections"),
+               ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           "-e", "ansible_python_interpreter=" + str(ROOT / ".venv" / "bin" / "python"), str(playbook)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    # Only the outcomes file is written: every case stopped in (or passed) a check that changes nothing.
+    assert "changed=1 " in proc.stdout, proc.stdout[-2000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("case_id, role, entry, variables, expected", CASES, ids=[case[0] for case in CASES])
+def test_role_preflight(outcomes, case_id, role, entry, variables, expected):
+    outcome = outcomes[case_id]
+    if expected is None:
+        assert outcome == {"ok": True}
+    else:
+        assert outcome["ok"] is False and expected in outcome["msg"], outcome
