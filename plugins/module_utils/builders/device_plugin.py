@@ -20,7 +20,16 @@ import copy
 import hashlib
 import re
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import MANAGED_BY, pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    fail,
+    qualified_name_problem,
+    valid_label_value,
+    valid_toleration,
+    with_defaults,
+)
 
 try:
     import yaml
@@ -33,7 +42,6 @@ CONFIG_KEY = "config.yaml"
 CONFIG_DIR = "/etc/nvidia-device-plugin"
 CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 RUNTIME_CLASS_NAME = "nvidia"
-MANAGED_BY = "inferops.kubernetes"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
@@ -74,54 +82,21 @@ DEFAULT_TOLERATIONS = (
     {"key": "CriticalAddonsOnly", "operator": "Exists"},
 )
 
-TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
-TOLERATION_OPERATORS = ("Exists", "Equal")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 # nvidia.com/gpu, or a MIG profile as the mixed strategy names it: nvidia.com/mig-1g.10gb, mig-1g.10gb+me
 _SHAREABLE_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb(\+[a-z.]+)?)$")
 
 
-def _fail(path, problem, fix):
-    raise K8sError("%s: %s. %s" % (path, problem, fix))
-
-
-def _qualified_name_problem(name):
-    """Why name is not a valid label (or taint) key, or None: [prefix/]name as the API checks it."""
-    prefix, _sep, local = name.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return "the prefix %r is not a DNS subdomain" % prefix
-    if not local or len(local) > 63 or not _LABEL_NAME.match(local):
-        return "%r is not a valid name (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)" % local
-    return None
-
-
-def _label_value(path, value):
-    """A label-like value as the API wants it: a string. YAML's true/1 are refused, not converted."""
-    if not isinstance(value, str):
-        _fail(path, "label values are strings, got %s %r" % (type(value).__name__, value),
-              "Quote it in YAML, for example '%s'." % (str(value).lower() if isinstance(value, bool) else value))
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        _fail(path, "%r is not a valid label value" % value,
-              "Use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric.")
-    return value
-
-
 def _image(image):
     if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
-        _fail("image", "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % DEFAULT_IMAGE)
+        fail("image", "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % DEFAULT_IMAGE)
     name, _at, digest = image.partition("@")
     last = name.rsplit("/", 1)[-1]
     tag = last.rpartition(":")[2] if ":" in last else None
     if tag == "latest":
-        _fail("image", "%s uses the tag latest, which moves under a running DaemonSet and makes nodes run different plugins"
+        fail("image", "%s uses the tag latest, which moves under a running DaemonSet and makes nodes run different plugins"
               % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
     if not tag and not digest:
-        _fail("image", "%s has no tag, so the runtime pulls latest" % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
+        fail("image", "%s has no tag, so the runtime pulls latest" % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
     return image
 
 
@@ -129,17 +104,17 @@ def _time_slicing(value, mig_strategy):
     if value is None:
         return None
     if not isinstance(value, dict):
-        _fail("time_slicing", "expected a mapping, got %s" % type(value).__name__, "Give at least replicas, for example {replicas: 4}.")
+        fail("time_slicing", "expected a mapping, got %s" % type(value).__name__, "Give at least replicas, for example {replicas: 4}.")
     unknown = sorted(set(value) - {"replicas", "rename_by_default", "fail_requests_greater_than_one", "resources"})
     if unknown:
-        _fail("time_slicing", "unknown option(s) %s" % ", ".join(unknown),
+        fail("time_slicing", "unknown option(s) %s" % ", ".join(unknown),
               "Known options: replicas, rename_by_default, fail_requests_greater_than_one, resources.")
     replicas = value.get("replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int):
-        _fail("time_slicing.replicas", "expected a whole number, got %r" % (replicas,),
+        fail("time_slicing.replicas", "expected a whole number, got %r" % (replicas,),
               "Set how many pods may share each GPU, for example 4.")
     if replicas < 1:
-        _fail("time_slicing.replicas", "must be 1 or more, got %d" % replicas,
+        fail("time_slicing.replicas", "must be 1 or more, got %d" % replicas,
               "Each GPU is advertised replicas times: set 2 or more to share GPUs, or leave time_slicing out.")
     flags = {}
     for option in ("rename_by_default", "fail_requests_greater_than_one"):
@@ -147,71 +122,35 @@ def _time_slicing(value, mig_strategy):
         if flag is None:
             flag = False
         if not isinstance(flag, bool):
-            _fail("time_slicing.%s" % option, "expected true or false, got %r" % (flag,), "Set true or false.")
+            fail("time_slicing.%s" % option, "expected true or false, got %r" % (flag,), "Set true or false.")
         flags[option] = flag
     resources = value.get("resources") or list(DEFAULT_TIME_SLICED_RESOURCES)
     if not isinstance(resources, list):
-        _fail("time_slicing.resources", "expected a list of resource names", "For example [nvidia.com/gpu].")
+        fail("time_slicing.resources", "expected a list of resource names", "For example [nvidia.com/gpu].")
     for index, resource in enumerate(resources):
         path = "time_slicing.resources[%d]" % index
         if not isinstance(resource, str) or not _SHAREABLE_RESOURCE.match(resource):
-            _fail(path, "%r is not a resource the device plugin advertises" % (resource,),
+            fail(path, "%r is not a resource the device plugin advertises" % (resource,),
                   "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
         if resource.startswith("nvidia.com/mig-") and mig_strategy != "mixed":
-            _fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
+            fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
                   "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
                   "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
     if len(set(resources)) != len(resources):
-        _fail("time_slicing.resources", "lists a resource more than once", "List each resource once.")
+        fail("time_slicing.resources", "lists a resource more than once", "List each resource once.")
     return dict(flags, replicas=replicas, resources=list(resources))
-
-
-def _toleration(index, value):
-    path = "tolerations[%d]" % index
-    if not isinstance(value, dict):
-        _fail(path, "expected a mapping, got %s" % type(value).__name__, "Give key, operator, value and effect as in a pod spec.")
-    unknown = sorted(set(value) - set(TOLERATION_FIELDS))
-    if unknown:
-        _fail(path, "unknown field(s) %s" % ", ".join(unknown), "Use the pod spec's names: %s." % ", ".join(TOLERATION_FIELDS))
-    toleration = {k: v for k, v in value.items() if v is not None}
-    operator = toleration.setdefault("operator", "Equal")
-    if operator not in TOLERATION_OPERATORS:
-        _fail(path + ".operator", "%r is not an operator" % (operator,), "Use Exists or Equal.")
-    key = toleration.get("key", "")
-    if not isinstance(key, str):
-        _fail(path + ".key", "expected a string, got %r" % (key,), "Quote it in YAML.")
-    if key:
-        problem = _qualified_name_problem(key)
-        if problem:
-            _fail(path + ".key", problem, "Use the taint's key, for example nvidia.com/gpu.")
-    elif operator != "Exists":
-        _fail(path + ".key", "an empty key tolerates every taint and needs operator Exists", "Set a key, or operator: Exists.")
-    if "value" in toleration:
-        _label_value(path + ".value", toleration["value"])
-        if operator == "Exists" and toleration["value"]:
-            _fail(path + ".value", "operator Exists matches any value and takes none", "Remove value, or use operator: Equal.")
-    effect = toleration.get("effect")
-    if effect is not None and effect not in TAINT_EFFECTS:
-        _fail(path + ".effect", "%r is not a taint effect" % (effect,), "Use %s, or leave it out for all." % ", ".join(TAINT_EFFECTS))
-    if "tolerationSeconds" in toleration:
-        seconds = toleration["tolerationSeconds"]
-        if isinstance(seconds, bool) or not isinstance(seconds, int):
-            _fail(path + ".tolerationSeconds", "expected whole seconds, got %r" % (seconds,), "For example 300.")
-        if effect != "NoExecute":
-            _fail(path + ".tolerationSeconds", "applies only to effect NoExecute", "Set effect: NoExecute, or remove tolerationSeconds.")
-    return toleration
 
 
 def _node_selector(value):
     if not isinstance(value, dict):
-        _fail("node_selector", "expected a mapping of label to value, got %s" % type(value).__name__,
+        fail("node_selector", "expected a mapping of label to value, got %s" % type(value).__name__,
               "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
     selector = {}
     for key, label_value in value.items():
-        problem = _qualified_name_problem(key) if isinstance(key, str) else "expected a string"
+        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
         if problem:
-            _fail("node_selector.%s" % key, problem, "Use a node label key, for example nvidia.com/gpu.product.")
-        selector[key] = _label_value("node_selector.%s" % key, label_value)
+            fail("node_selector.%s" % key, problem, "Use a node label key, for example nvidia.com/gpu.product.")
+        selector[key] = valid_label_value("node_selector.%s" % key, label_value)
     return selector
 
 
@@ -220,26 +159,22 @@ def validate(spec):
 
     Raises K8sError naming the first wrong option and the fix; nothing is built before this passes.
     """
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in spec.items() if v is not None})
-    unknown = sorted(set(merged) - set(DEFAULTS))
-    if unknown:
-        raise K8sError("Unknown device plugin option(s): %s." % ", ".join(unknown))
+    merged = with_defaults(spec, DEFAULTS, "device plugin")
     namespace = merged["namespace"]
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.match(namespace):
-        _fail("namespace", "%r is not a valid namespace name" % (namespace,),
+    if not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.match(namespace):
+        fail("namespace", "%r is not a valid namespace name" % (namespace,),
               "Use at most 63 lower-case letters, digits and '-', for example %s." % NAME)
     if merged["mig_strategy"] not in MIG_STRATEGIES:
-        _fail("mig_strategy", "%r is not a MIG strategy" % (merged["mig_strategy"],),
+        fail("mig_strategy", "%r is not a MIG strategy" % (merged["mig_strategy"],),
               "Use none (MIG off, whole GPUs), single (every GPU in the same MIG layout, advertised as nvidia.com/gpu) "
               "or mixed (nvidia.com/mig-<profile> resources).")
     priority = merged["priority_class_name"]
-    if priority and (not isinstance(priority, str) or len(priority) > 253 or not _DNS_SUBDOMAIN.match(priority)):
-        _fail("priority_class_name", "%r is not a PriorityClass name" % (priority,), "Use system-node-critical, or the name of a PriorityClass.")
+    if priority and (not isinstance(priority, str) or len(priority) > 253 or not DNS_SUBDOMAIN.match(priority)):
+        fail("priority_class_name", "%r is not a PriorityClass name" % (priority,), "Use system-node-critical, or the name of a PriorityClass.")
     if not isinstance(merged["runtime_class"], bool):
-        _fail("runtime_class", "expected true or false, got %r" % (merged["runtime_class"],), "Set true or false.")
+        fail("runtime_class", "expected true or false, got %r" % (merged["runtime_class"],), "Set true or false.")
     if not isinstance(merged["tolerations"], list):
-        _fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
+        fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
     return {
         "namespace": namespace,
         "image": _image(merged["image"]),
@@ -247,7 +182,7 @@ def validate(spec):
         "time_slicing": _time_slicing(merged["time_slicing"], merged["mig_strategy"]),
         "runtime_class": merged["runtime_class"],
         "priority_class_name": priority or None,
-        "tolerations": [_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
+        "tolerations": [valid_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
         "node_selector": _node_selector(merged["node_selector"]),
     }
 
@@ -277,14 +212,6 @@ def plugin_config(spec):
 
 def render_config(spec):
     return yaml.safe_dump(plugin_config(spec), sort_keys=False, default_flow_style=False)
-
-
-def pod_security_namespace(name, level):
-    """A Namespace of this collection whose Pod Security level is enforced, audited and warned."""
-    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
-    for mode in ("enforce", "audit", "warn"):
-        labels["pod-security.kubernetes.io/%s" % mode] = level
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 def namespace_manifest(spec):

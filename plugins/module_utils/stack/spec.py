@@ -16,17 +16,15 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
-
-# Label and toleration checks are the device plugin builder's: one definition of what the API accepts.
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.device_plugin import (
-    _label_value,
-    _qualified_name_problem,
-    _toleration,
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
+    DNS_LABEL,
+    InputError,
+    qualified_name_problem,
+    valid_label_value,
+    valid_toleration,
+    with_defaults,
 )
-
-MANAGED_BY = "inferops.kubernetes"
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 
 DEFAULTS = {
     "name": None,
@@ -67,7 +65,6 @@ VERSION_POLICIES = ("latest", "all", "specific")
 # Labels the stack selects its pods by: a user label may not change them.
 SELECTOR_KEYS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _MIG_PROFILE = re.compile(r"^[0-9]+g\.[0-9]+gb(\+me)?$")
 _GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb(\+me)?)(\.shared)?$")
@@ -108,7 +105,7 @@ def mig_family(product):
     return None
 
 
-class SpecError(K8sError):
+class SpecError(InputError):
     """A wrong option: the message names it and says how to fix it."""
 
 
@@ -183,7 +180,7 @@ def _name(path, value, max_length=63, dns1035=False):
     if len(value) > max_length:
         _fail(path, "%s is %d characters long, longer than %d" % (value, len(value), max_length),
               "Use at most %d lower-case letters, digits and '-'." % max_length)
-    if not _DNS_LABEL.match(value):
+    if not DNS_LABEL.match(value):
         _fail(path, "%r is not a DNS-1123 label" % value,
               "Use lower-case letters, digits and '-', starting and ending with a letter or digit, for example %s."
               % (re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-") or "model"))
@@ -198,10 +195,10 @@ def _labels(path, value, example="{team: vision}"):
         _fail(path, "expected a mapping of label to value, got %s" % type(value).__name__, "For example %s." % example)
     labels = {}
     for key, label_value in value.items():
-        problem = _qualified_name_problem(key) if isinstance(key, str) else "expected a string key"
+        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string key"
         if problem:
             _fail("%s.%s" % (path, key), problem, "Use a label key, for example nvidia.com/gpu.product.")
-        labels[key] = _label_value("%s.%s" % (path, key), label_value)
+        labels[key] = valid_label_value("%s.%s" % (path, key), label_value)
     return labels
 
 
@@ -393,7 +390,7 @@ def _gpu(value):
     count = _whole("gpu.count", count, 1)
     product = gpu.get("product")
     if product is not None:
-        product = _label_value("gpu.product", product)
+        product = valid_label_value("gpu.product", product)
     strategy = gpu.get("mig_strategy", "mixed")
     profile = gpu.get("mig_profile")
     resource = gpu.get("resource")
@@ -592,11 +589,7 @@ def _reject_booleans_in_labels(path, obj):
 
 def validate(params):
     """A complete, checked spec from the module's options; SpecError names the first wrong one."""
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in params.items() if v is not None})
-    unknown = sorted(set(merged) - set(DEFAULTS))
-    if unknown:
-        raise SpecError("Unknown inference stack option(s): %s." % ", ".join(unknown))
+    merged = with_defaults(params, DEFAULTS, "inference stack")
     runtime = merged["runtime"]
     if runtime not in rt.RUNTIMES:
         _fail("runtime", "%r is not a runtime this module deploys" % (runtime,), "Use one of %s." % ", ".join(rt.RUNTIMES))
@@ -617,7 +610,7 @@ def validate(params):
         node_selector["nvidia.com/gpu.product"] = gpu["product"]
     if not isinstance(merged["tolerations"], list):
         _fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
-    tolerations = [_toleration(i, t) for i, t in enumerate(merged["tolerations"])]
+    tolerations = [valid_toleration(i, t) for i, t in enumerate(merged["tolerations"])]
     if merged["spread"] not in SPREAD_CHOICES:
         _fail("spread", "%r is not a choice" % (merged["spread"],), "Use none, prefer or require.")
     labels = _labels("labels", merged["labels"])

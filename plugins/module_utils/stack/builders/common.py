@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import MANAGED_BY
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 
-MANAGED_BY = "inferops.kubernetes"
 COMPONENT = "model-server"
 CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of user input against what the Kubernetes API accepts, shared by the builders.
+
+Each check raises InputError (a K8sError) whose message is "<option path>: <problem>. <fix>", so a
+module fails naming the option before it builds or sends anything.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
+TOLERATION_OPERATORS = ("Exists", "Equal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+class InputError(K8sError):
+    """A wrong option: the message names it and says how to fix it."""
+
+
+def fail(path, problem, fix):
+    raise InputError("%s: %s. %s" % (path, problem, fix))
+
+
+def with_defaults(given, defaults, what):
+    """``defaults`` overlaid with the options of ``given`` that are set (not None); an option
+    ``defaults`` does not know is refused, naming ``what`` the options belong to."""
+    merged = dict(defaults)
+    merged.update({key: value for key, value in given.items() if value is not None})
+    unknown = sorted(set(merged) - set(defaults))
+    if unknown:
+        raise InputError("Unknown %s option(s): %s." % (what, ", ".join(unknown)))
+    return merged
+
+
+def qualified_name_problem(name):
+    """Why name is not a valid label (or taint) key, or None: [prefix/]name as the API checks it."""
+    prefix, _sep, local = name.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
+        return "the prefix %r is not a DNS subdomain" % prefix
+    if not local or len(local) > 63 or not LABEL_NAME.match(local):
+        return "%r is not a valid name (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)" % local
+    return None
+
+
+def valid_label_value(path, value):
+    """A label-like value as the API wants it: a string. YAML's true/1 are refused, not converted."""
+    if not isinstance(value, str):
+        fail(path, "label values are strings, got %s %r" % (type(value).__name__, value),
+             "Quote it in YAML, for example '%s'." % (str(value).lower() if isinstance(value, bool) else value))
+    if len(value) > 63 or not LABEL_VALUE.match(value):
+        fail(path, "%r is not a valid label value" % value,
+             "Use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric.")
+    return value
+
+
+def valid_toleration(index, value):
+    """tolerations[index] checked as the API checks it; returns it with the default operator Equal filled in."""
+    path = "tolerations[%d]" % index
+    if not isinstance(value, dict):
+        fail(path, "expected a mapping, got %s" % type(value).__name__, "Give key, operator, value and effect as in a pod spec.")
+    unknown = sorted(set(value) - set(TOLERATION_FIELDS))
+    if unknown:
+        fail(path, "unknown field(s) %s" % ", ".join(unknown), "Use the pod spec's names: %s." % ", ".join(TOLERATION_FIELDS))
+    checked = {k: v for k, v in value.items() if v is not None}
+    operator = checked.setdefault("operator", "Equal")
+    if operator not in TOLERATION_OPERATORS:
+        fail(path + ".operator", "%r is not an operator" % (operator,), "Use Exists or Equal.")
+    key = checked.get("key", "")
+    if not isinstance(key, str):
+        fail(path + ".key", "expected a string, got %r" % (key,), "Quote it in YAML.")
+    if key:
+        problem = qualified_name_problem(key)
+        if problem:
+            fail(path + ".key", problem, "Use the taint's key, for example nvidia.com/gpu.")
+    elif operator != "Exists":
+        fail(path + ".key", "an empty key tolerates every taint and needs operator Exists", "Set a key, or operator: Exists.")
+    if "value" in checked:
+        valid_label_value(path + ".value", checked["value"])
+        if operator == "Exists" and checked["value"]:
+            fail(path + ".value", "operator Exists matches any value and takes none", "Remove value, or use operator: Equal.")
+    effect = checked.get("effect")
+    if effect is not None and effect not in TAINT_EFFECTS:
+        fail(path + ".effect", "%r is not a taint effect" % (effect,), "Use %s, or leave it out for all." % ", ".join(TAINT_EFFECTS))
+    if "tolerationSeconds" in checked:
+        seconds = checked["tolerationSeconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            fail(path + ".tolerationSeconds", "expected whole seconds, got %r" % (seconds,), "For example 300.")
+        if effect != "NoExecute":
+            fail(path + ".tolerationSeconds", "applies only to effect NoExecute", "Set effect: NoExecute, or remove tolerationSeconds.")
+    return checked
