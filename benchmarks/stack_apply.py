@@ -30,6 +30,7 @@ Results: stdout as Markdown tables, and benchmarks/results/stack_apply.json. No 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import http.server
@@ -205,28 +206,33 @@ def settle(client, namespace, refs):
     time.sleep(1)
 
 
+@contextlib.contextmanager
+def side_in_namespace(client, venv, side, kubeconfig, client_kubeconfig, namespace):
+    """A fresh namespace, the stack rendered for it and one side's playbook; yields (playbook, env, object refs).
+    The namespace is deleted afterwards."""
+    make_namespace(client, namespace)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-stack-") as workdir:
+            files = render_stack(kubeconfig, namespace, Path(workdir) / "rendered")
+            yield playbook(side, client_kubeconfig, namespace, files, workdir), ansible_env(venv, workdir), object_refs(files)
+    finally:
+        drop_namespace(client, namespace)
+
+
 def one_side(client, venv, side, kubeconfig, client_kubeconfig, label):
     """First apply and no-op re-run of one side in a fresh namespace; returns the measurements."""
     namespace = "bench-stack-%s" % label
     load = os.getloadavg()[0]  # the machine is shared: a busy one slows every side, recorded with each result
-    make_namespace(client, namespace)
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-stack-") as workdir:
-            env = ansible_env(venv, workdir)
-            files = render_stack(kubeconfig, namespace, Path(workdir) / "rendered")
-            refs = object_refs(files)
-            book = playbook(side, client_kubeconfig, namespace, files, workdir)
-            first_s, first_changed = run_playbook(book, env)
-            created = resource_versions(client, namespace, refs)
-            missing = sorted(ref for ref, version in created.items() if version is None)
-            if missing:
-                raise SystemExit("%s did not create %s" % (side, ", ".join(missing)))
-            settle(client, namespace, refs)
-            before = resource_versions(client, namespace, refs)
-            again_s, again_changed = run_playbook(book, env)
-            after = resource_versions(client, namespace, refs)
-    finally:
-        drop_namespace(client, namespace)
+    with side_in_namespace(client, venv, side, kubeconfig, client_kubeconfig, namespace) as (book, env, refs):
+        first_s, first_changed = run_playbook(book, env)
+        created = resource_versions(client, namespace, refs)
+        missing = sorted(ref for ref, version in created.items() if version is None)
+        if missing:
+            raise SystemExit("%s did not create %s" % (side, ", ".join(missing)))
+        settle(client, namespace, refs)
+        before = resource_versions(client, namespace, refs)
+        again_s, again_changed = run_playbook(book, env)
+        after = resource_versions(client, namespace, refs)
     return {"side": side, "objects": len(refs), "first_s": round(first_s, 3), "first_changed": first_changed,
             "noop_s": round(again_s, 3), "noop_changed": again_changed,
             "noop_new_resource_versions": sum(before[ref] != after[ref] for ref in before), "load_1min": round(load, 2)}
@@ -316,22 +322,14 @@ def count_requests(client, venv, kubeconfig, run_id):
             proxied = proxy.kubeconfig(Path(tmp) / "kubeconfig")
             for number, side in enumerate(SIDES):
                 namespace = "bench-stack-count%d-%s" % (number, run_id)
-                make_namespace(client, namespace)
-                try:
-                    with tempfile.TemporaryDirectory(prefix="bench-stack-") as workdir:
-                        env = ansible_env(venv, workdir)
-                        files = render_stack(kubeconfig, namespace, Path(workdir) / "rendered")
-                        refs = object_refs(files)
-                        book = playbook(side, proxied, namespace, files, workdir)
-                        for run in RUNS:
-                            del proxy.requests[:]
-                            run_playbook(book, env)
-                            rows.append(dict(classify(proxy.requests), side=side, run=run,
-                                             requests=["%s %s" % request for request in proxy.requests]))
-                            if run == RUNS[0]:
-                                settle(client, namespace, refs)
-                finally:
-                    drop_namespace(client, namespace)
+                with side_in_namespace(client, venv, side, kubeconfig, proxied, namespace) as (book, env, refs):
+                    for run in RUNS:
+                        del proxy.requests[:]
+                        run_playbook(book, env)
+                        rows.append(dict(classify(proxy.requests), side=side, run=run,
+                                         requests=["%s %s" % request for request in proxy.requests]))
+                        if run == RUNS[0]:
+                            settle(client, namespace, refs)
     finally:
         proxy.shutdown()
         proxy.server_close()

@@ -9,7 +9,7 @@ import copy
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import kserve, pdb, service, warmup, workload
 from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import pod_security_namespace
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, _reject_booleans_in_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
 
 
 def merge(base, override):
@@ -42,7 +42,7 @@ def apply_overrides(objects, overrides):
         if (merged["metadata"].get("name"), merged["metadata"].get("namespace")) != (
                 target["metadata"]["name"], target["metadata"]["namespace"]):
             raise SpecError("overrides[%d].metadata: an override cannot rename or move an object. Use name and namespace." % index)
-        _reject_booleans_in_labels("overrides[%d]" % index, merged)
+        reject_booleans_in_labels("overrides[%d]" % index, merged)
         objects[targets[0]] = merged
     return objects
 

@@ -566,12 +566,12 @@ def _overrides(value):
         if isinstance(api_version, str) and api_version.startswith("serving.kubeflow.org/"):
             _fail(path + ".apiVersion", "%s is the retired KFServing API" % api_version,
                   "Use serving.kserve.io/v1beta1 (KServe replaced KFServing).")
-        _reject_booleans_in_labels(path, entry)
+        reject_booleans_in_labels(path, entry)
         checked.append(copy.deepcopy(entry))
     return checked
 
 
-def _reject_booleans_in_labels(path, obj):
+def reject_booleans_in_labels(path, obj):
     """Labels, annotations and selectors anywhere in a raw object must be strings, not YAML booleans."""
     if isinstance(obj, dict):
         for key, child in obj.items():
@@ -581,10 +581,10 @@ def _reject_booleans_in_labels(path, obj):
                         _fail("%s.%s.%s" % (path, key, label), "values are strings, got %s %r" % (type(label_value).__name__, label_value),
                               "Quote it in YAML, for example '%s'." % str(label_value).lower())
             else:
-                _reject_booleans_in_labels("%s.%s" % (path, key), child)
+                reject_booleans_in_labels("%s.%s" % (path, key), child)
     elif isinstance(obj, list):
         for index, child in enumerate(obj):
-            _reject_booleans_in_labels("%s[%d]" % (path, index), child)
+            reject_booleans_in_labels("%s[%d]" % (path, index), child)
 
 
 def validate(params):
