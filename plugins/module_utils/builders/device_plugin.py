@@ -94,7 +94,7 @@ def _image(image):
     tag = last.rpartition(":")[2] if ":" in last else None
     if tag == "latest":
         fail("image", "%s uses the tag latest, which moves under a running DaemonSet and makes nodes run different plugins"
-              % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
+             % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
     if not tag and not digest:
         fail("image", "%s has no tag, so the runtime pulls latest" % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
     return image
@@ -108,14 +108,14 @@ def _time_slicing(value, mig_strategy):
     unknown = sorted(set(value) - {"replicas", "rename_by_default", "fail_requests_greater_than_one", "resources"})
     if unknown:
         fail("time_slicing", "unknown option(s) %s" % ", ".join(unknown),
-              "Known options: replicas, rename_by_default, fail_requests_greater_than_one, resources.")
+             "Known options: replicas, rename_by_default, fail_requests_greater_than_one, resources.")
     replicas = value.get("replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int):
         fail("time_slicing.replicas", "expected a whole number, got %r" % (replicas,),
-              "Set how many pods may share each GPU, for example 4.")
+             "Set how many pods may share each GPU, for example 4.")
     if replicas < 1:
         fail("time_slicing.replicas", "must be 1 or more, got %d" % replicas,
-              "Each GPU is advertised replicas times: set 2 or more to share GPUs, or leave time_slicing out.")
+             "Each GPU is advertised replicas times: set 2 or more to share GPUs, or leave time_slicing out.")
     flags = {}
     for option in ("rename_by_default", "fail_requests_greater_than_one"):
         flag = value.get(option, False)
@@ -131,11 +131,11 @@ def _time_slicing(value, mig_strategy):
         path = "time_slicing.resources[%d]" % index
         if not isinstance(resource, str) or not _SHAREABLE_RESOURCE.match(resource):
             fail(path, "%r is not a resource the device plugin advertises" % (resource,),
-                  "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
+                 "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
         if resource.startswith("nvidia.com/mig-") and mig_strategy != "mixed":
             fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
-                  "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
-                  "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
+                 "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
+                 "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
     if len(set(resources)) != len(resources):
         fail("time_slicing.resources", "lists a resource more than once", "List each resource once.")
     return dict(flags, replicas=replicas, resources=list(resources))
@@ -144,7 +144,7 @@ def _time_slicing(value, mig_strategy):
 def _node_selector(value):
     if not isinstance(value, dict):
         fail("node_selector", "expected a mapping of label to value, got %s" % type(value).__name__,
-              "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
+             "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
     selector = {}
     for key, label_value in value.items():
         problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
@@ -163,11 +163,11 @@ def validate(spec):
     namespace = merged["namespace"]
     if not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.match(namespace):
         fail("namespace", "%r is not a valid namespace name" % (namespace,),
-              "Use at most 63 lower-case letters, digits and '-', for example %s." % NAME)
+             "Use at most 63 lower-case letters, digits and '-', for example %s." % NAME)
     if merged["mig_strategy"] not in MIG_STRATEGIES:
         fail("mig_strategy", "%r is not a MIG strategy" % (merged["mig_strategy"],),
-              "Use none (MIG off, whole GPUs), single (every GPU in the same MIG layout, advertised as nvidia.com/gpu) "
-              "or mixed (nvidia.com/mig-<profile> resources).")
+             "Use none (MIG off, whole GPUs), single (every GPU in the same MIG layout, advertised as nvidia.com/gpu) "
+             "or mixed (nvidia.com/mig-<profile> resources).")
     priority = merged["priority_class_name"]
     if priority and (not isinstance(priority, str) or len(priority) > 253 or not DNS_SUBDOMAIN.match(priority)):
         fail("priority_class_name", "%r is not a PriorityClass name" % (priority,), "Use system-node-critical, or the name of a PriorityClass.")
