@@ -343,6 +343,7 @@ def main(argv=None):
     parser.add_argument("--no-count-requests", dest="count_requests", action="store_false",
                         help="skip the untimed round through the counting proxy")
     args = parser.parse_args(argv)
+    args.kubeconfig = str(Path(args.kubeconfig).resolve())  # the playbooks run in their own temporary directories
     if not (COLLECTIONS / "ansible_collections" / "inferops" / "kubernetes").exists():
         raise SystemExit("the collection is not linked into .tmp/collections: run `make collection` first")
     venv = bench_venv()
