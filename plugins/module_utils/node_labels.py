@@ -15,17 +15,13 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import LABEL_VALUE, TAINT_EFFECTS, qualified_name_problem
 
 OWNED_LABELS = "inferops.kubernetes/owned-labels"
 OWNED_TAINTS = "inferops.kubernetes/owned-taints"
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 MIG_STRATEGIES = ("none", "single", "mixed")
 # Writes in flight at once: enough to hide the round trip, few enough not to crowd the API server.
 WRITE_WORKERS = 8
-
-_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class LabelError(ValueError):
@@ -33,8 +29,7 @@ class LabelError(ValueError):
 
 
 def check_key(key, where):
-    prefix, _slash, name = key.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _PREFIX.match(prefix))) or len(name) > 63 or not _NAME.match(name):
+    if qualified_name_problem(key):
         raise LabelError("%s: %r is not a valid label or taint key (an optional DNS prefix, '/', and a name of at most "
                          "63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)" % (where, key))
 
@@ -47,7 +42,7 @@ def label_value(value, where):
     if isinstance(value, float) or not isinstance(value, (str, int)):
         raise LabelError("%s: %r is not a label value; give a string" % (where, value))
     text = str(value)
-    if len(text) > 63 or not _VALUE.match(text):
+    if len(text) > 63 or not LABEL_VALUE.match(text):
         raise LabelError("%s: %r is not a valid label value (at most 63 letters, digits, '-', '_' or '.', "
                          "starting and ending with a letter or digit)" % (where, text))
     return text
