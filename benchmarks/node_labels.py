@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / ".tmp" / "collections"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient  # noqa: E402
-from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels import (  # noqa: E402
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import (  # noqa: E402
     OWNED_LABELS,
     labels_from_facts,
 )

@@ -41,7 +41,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, advertised_resources
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, advertised_resources
 
 
 def mig_resources(gpus, strategy="mixed"):

@@ -46,7 +46,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.driver_plan import DriverPlanError, driver_plan
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.driver_plan import DriverPlanError, driver_plan
 
 
 def nvidia_driver_plan(facts, branch=None, open_modules=False, kernel_headers=True):

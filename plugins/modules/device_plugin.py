@@ -213,7 +213,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders import device_plugin as builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module

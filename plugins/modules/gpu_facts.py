@@ -120,13 +120,18 @@ gpus:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.nvml import read_facts
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.nvml import read_facts
 
 
 def main():
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    facts = read_facts()
-    module.exit_json(changed=False, ansible_facts={"inferops_gpu": facts}, **facts)
+
+    def facts():
+        found = read_facts()
+        return dict(changed=False, ansible_facts={"inferops_gpu": found}, **found)
+
+    run_module(module, facts)
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu_inventory import build_inventory
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import build_inventory
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
 
 # Terminal pods hold no resources; asking the server to leave them out keeps the list small on big clusters.

@@ -111,9 +111,8 @@ api_writes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels import LabelError, apply_node_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import apply_node_labels
 
 
 def main():
@@ -131,10 +130,7 @@ def main():
     )
 
     def label(client):
-        try:
-            result = apply_node_labels(client, module.params["nodes"], module.check_mode)
-        except LabelError as exc:
-            raise K8sError(str(exc))
+        result = apply_node_labels(client, module.params["nodes"], module.check_mode)
         if module._diff:  # pylint: disable=protected-access
             result["diff"] = [
                 {"before_header": "Node/%s" % n["name"], "after_header": "Node/%s" % n["name"],

@@ -124,7 +124,7 @@ resources:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.node_maintenance import drain, ready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.maintenance import drain, ready
 
 
 def main():

@@ -472,6 +472,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.deploy import run_inference_stack
@@ -572,7 +573,7 @@ def main():
         required_if=[("mode", "render", ["render_dir"])],
         supports_check_mode=True,
     )
-    run_inference_stack(module)
+    run_module(module, lambda: run_inference_stack(module))
 
 
 if __name__ == "__main__":

@@ -95,9 +95,10 @@ reset_required:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, load_layout_file, select_layout
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_apply import run
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.nvml import NvmlUnavailable, import_pynvml
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, load_layout_file, select_layout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig_apply import run
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.nvml import import_pynvml
 
 
 def main():
@@ -113,7 +114,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
+
+    def apply_layout():
         if params["config_file"]:
             try:
                 with open(params["config_file"], encoding="utf-8") as handle:
@@ -124,16 +126,15 @@ def main():
             document = params["config"]
         entries = select_layout(document, params["layout"])
         result = run(import_pynvml(), entries, module.check_mode, params["allow_busy"])
-    except (LayoutError, NvmlUnavailable) as exc:
-        module.fail_json(msg=str(exc))
-    if result["reset_required"]:
-        module.warn("MIG mode is pending on GPU %s: reset the GPU (no processes may use it) or reboot, then run again "
-                    "to create the instances." % ", ".join(map(str, result["reset_required"])))
-    diff = result.pop("diff")
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = diff
-    module.exit_json(**result)
+        if result["reset_required"]:
+            module.warn("MIG mode is pending on GPU %s: reset the GPU (no processes may use it) or reboot, then run again "
+                        "to create the instances." % ", ".join(map(str, result["reset_required"])))
+        diff = result.pop("diff")
+        if module._diff:  # pylint: disable=protected-access
+            result["diff"] = diff
+        return result
 
+    run_module(module, apply_layout)
 
 if __name__ == "__main__":
     main()

@@ -95,7 +95,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.runtime_config import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.runtime_config import (
     CONFIGURE,
     DEFAULT_PATHS,
     HAS_TOMLKIT,
@@ -119,27 +120,32 @@ def main():
         module.fail_json(msg=missing_required_lib("tomlkit"))
     params = module.params
     path = params["path"] or DEFAULT_PATHS[params["runtime"]]
-    before = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            before = handle.read()
-    try:
-        after, version = CONFIGURE[params["runtime"]](before, path, params["runtime_name"], params["binary_path"], params["set_as_default"])
-    except RuntimeConfigError as exc:
-        module.fail_json(msg=str(exc), path=path)
-    result = dict(changed=after != before, path=path, config_version=version)
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = {"before": before, "after": after, "before_header": path, "after_header": path}
-    if result["changed"] and not module.check_mode:
-        if params["backup"] and before:
-            result["backup_file"] = module.backup_local(path)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = "%s.inferops.tmp" % path
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(after)
-        module.atomic_move(tmp, path)
-    module.exit_json(**result)
 
+    def configure():
+        before = ""
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                before = handle.read()
+        try:
+            after, version = CONFIGURE[params["runtime"]](before, path, params["runtime_name"], params["binary_path"],
+                                                          params["set_as_default"])
+        except RuntimeConfigError as exc:
+            exc.result.setdefault("path", path)
+            raise
+        result = dict(changed=after != before, path=path, config_version=version)
+        if module._diff:  # pylint: disable=protected-access
+            result["diff"] = {"before": before, "after": after, "before_header": path, "after_header": path}
+        if result["changed"] and not module.check_mode:
+            if params["backup"] and before:
+                result["backup_file"] = module.backup_local(path)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = "%s.inferops.tmp" % path
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(after)
+            module.atomic_move(tmp, path)
+        return result
+
+    run_module(module, configure)
 
 if __name__ == "__main__":
     main()

@@ -218,8 +218,9 @@ request:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.inference.runner import run_warmup_module
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference.session import HAS_URLLIB3, URLLIB3_IMPORT_ERROR
+from ansible_collections.inferops.kubernetes.plugins.module_utils.warmup.runner import warmup_result
 
 
 def main():
@@ -252,7 +253,7 @@ def main():
     )
     if not HAS_URLLIB3:
         module.fail_json(msg=missing_required_lib("urllib3"), exception=URLLIB3_IMPORT_ERROR)
-    run_warmup_module(module)
+    run_module(module, lambda: warmup_result(module))
 
 
 if __name__ == "__main__":

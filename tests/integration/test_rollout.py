@@ -20,7 +20,7 @@ import copy
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_object
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.diagnose import diagnose_workload
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_workload
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.rollout import rollback, wait_for_rollout
 
 from k8s_helpers import wait_until

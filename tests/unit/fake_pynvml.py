@@ -1,7 +1,7 @@
 """A fake `pynvml` module carrying real device data, for unit tests of the NVIDIA module_utils.
 
 `FakePynvml(...)` stands in for the `pynvml` module object that
-plugins/module_utils/nvidia/nvml.py is handed (`Nvml(pynvml)`, `read_facts(pynvml)`).
+plugins/module_utils/gpu/nvml.py is handed (`Nvml(pynvml)`, `read_facts(pynvml)`).
 It exposes only what nvml.py uses, with NVML's semantics:
 
 - the NVML_* constants and the ctypes types are the real ones, taken from the installed

@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import urllib.parse
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
+
 PROTOCOLS = ("tf_serving", "kserve_v1", "v2", "triton", "torchserve", "raw")
 METHODS = ("GET", "POST", "PUT")
 JSON = "application/json"
 
 
-class ProtocolError(ValueError):
+class ProtocolError(InputError):
     """A request that cannot be built; the message names the option and the fix."""
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
 # API groups of the CRDs this collection writes, and what installs them.
 CRD_PROVIDERS = {
     "keda.sh": "KEDA",
@@ -18,13 +20,8 @@ CRD_PROVIDERS = {
 }
 
 
-class K8sError(Exception):
-    """Base class: a failure of the access layer that a module reports as-is."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
+class K8sError(InferopsError):
+    """A failure of the Kubernetes access layer that a module reports as-is."""
 
 
 class K8sConfigError(K8sError):

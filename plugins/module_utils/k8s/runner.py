@@ -1,34 +1,38 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The few lines every API module shares: library check, client, error reporting."""
+"""What every API module shares around its work: the auth options, the client, and the one runner."""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict
+
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import MissingLibraryError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import (
     AUTH_ARG_SPEC,
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     K8sClient,
 )
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 
 
-def api_argument_spec(**module_options):
+def api_argument_spec(**module_options: Any) -> Dict[str, Any]:
     """The module's own options plus the shared auth options."""
     spec = dict(AUTH_ARG_SPEC)
     spec.update(module_options)
     return spec
 
 
-def run_api_module(module, func):
-    """Call func(client) and exit with its result dict; a K8sError becomes a failure with its message."""
+def connect(params: Dict[str, Any]) -> K8sClient:
+    """A client from the auth options; raises MissingLibraryError without the kubernetes package."""
     if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    try:
-        result = func(K8sClient(module.params))
-    except K8sError as exc:
-        module.fail_json(msg=exc.msg, error=type(exc).__name__)
-    module.exit_json(**result)
+        raise MissingLibraryError(missing_required_lib("kubernetes"), KUBERNETES_IMPORT_ERROR)
+    return K8sClient(params)
+
+
+def run_api_module(module: Any, func: Callable[[K8sClient], Dict[str, Any]]) -> None:
+    """Exit with func(client)'s result; any InferopsError (a missing library too) becomes a failure."""
+    run_module(module, lambda: func(connect(module.params)))

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Checks of user input against what the Kubernetes API accepts, shared by the builders.
 
-Each check raises InputError (a K8sError) whose message is "<option path>: <problem>. <fix>", so a
+Each check raises InputError (common/errors.py) whose message is "<option path>: <problem>. <fix>", so a
 module fails naming the option before it builds or sends anything.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -21,10 +21,6 @@ LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-
-
-class InputError(K8sError):
-    """A wrong option: the message names it and says how to fix it."""
 
 
 def fail(path, problem, fix):

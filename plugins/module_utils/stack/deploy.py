@@ -8,11 +8,11 @@ or write them as YAML files. Nothing is written before the whole spec has passed
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
-
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sClient
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError, K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import connect
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
@@ -68,43 +68,41 @@ def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure
 
 
 def run_inference_stack(module):
-    """The module's whole run: exits through module.exit_json or module.fail_json."""
+    """The module's result (run through common.runner): render, remove, or apply and wait.
+
+    The kubernetes library is needed only to talk to the cluster: render mode works without it.
+    """
     params = module.params
-    try:
-        if params["state"] == "absent" and params["mode"] == "render":
-            module.fail_json(msg="state=absent has nothing to render: use mode=apply to remove the stack, or state=present "
-                                 "to write its files.")
-        spec, objects = plan(params)
-        if params["mode"] == "render":
-            outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
-            changed_files = {d["after_header"] for d in outcome["diff"]}
-            result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
-                      "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
-                                  for o, path in zip(objects, outcome["rendered_files"])]}
-            if module._diff:
-                result["diff"] = outcome["diff"]
-            module.exit_json(**result)
-        if not HAS_KUBERNETES:
-            module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-        client = K8sClient(params)
-        if params["state"] == "absent":
-            # the namespace may hold more than this stack: it stays, even when create_namespace made it
-            outcome = remove_objects(client, [o for o in objects if o["kind"] != "Namespace"], check_mode=module.check_mode)
-            result = {"changed": outcome["changed"], "objects": outcome["results"], "kept": outcome["kept"]}
-            if module._diff:
-                result["diff"] = outcome["diff"]
-            module.exit_json(**result)
-        result = apply_stack(client, spec, objects, module.check_mode, params["force_conflicts"], warn=module.warn)
-        if not module._diff:
-            del result["diff"]
-        if params["wait"] and not module.check_mode:
-            state, undone, failure = wait_and_maybe_roll_back(client, spec, objects, params["wait_timeout"], params["rollback_on_failure"])
-            result["rollout"] = state
-            if undone is not None:
-                result["rollback"] = undone
-                result["changed"] = result["changed"] or bool(undone.get("rolled_back"))
-            if failure:
-                module.fail_json(msg=failure, **result)
-    except K8sError as exc:
-        module.fail_json(msg=exc.msg, error=type(exc).__name__)
-    module.exit_json(**result)
+    if params["state"] == "absent" and params["mode"] == "render":
+        raise InputError("state=absent has nothing to render: use mode=apply to remove the stack, or state=present "
+                         "to write its files.")
+    spec, objects = plan(params)
+    if params["mode"] == "render":
+        outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
+        changed_files = {d["after_header"] for d in outcome["diff"]}
+        result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
+                  "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
+                              for o, path in zip(objects, outcome["rendered_files"])]}
+        if module._diff:
+            result["diff"] = outcome["diff"]
+        return result
+    client = connect(params)
+    if params["state"] == "absent":
+        # the namespace may hold more than this stack: it stays, even when create_namespace made it
+        outcome = remove_objects(client, [o for o in objects if o["kind"] != "Namespace"], check_mode=module.check_mode)
+        result = {"changed": outcome["changed"], "objects": outcome["results"], "kept": outcome["kept"]}
+        if module._diff:
+            result["diff"] = outcome["diff"]
+        return result
+    result = apply_stack(client, spec, objects, module.check_mode, params["force_conflicts"], warn=module.warn)
+    if not module._diff:
+        del result["diff"]
+    if params["wait"] and not module.check_mode:
+        state, undone, failure = wait_and_maybe_roll_back(client, spec, objects, params["wait_timeout"], params["rollback_on_failure"])
+        result["rollout"] = state
+        if undone is not None:
+            result["rollback"] = undone
+            result["changed"] = result["changed"] or bool(undone.get("rolled_back"))
+        if failure:
+            raise K8sTimeoutError(failure, result=result)
+    return result

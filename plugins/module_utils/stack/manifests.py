@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import kserve, pdb, service, warmup, workload
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
 
 

@@ -21,7 +21,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply impo
     apply_object,
     with_retries,
 )
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.diagnose import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import (
     diagnose_workload,
     label_selector,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import MANAGED_BY
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 
 COMPONENT = "model-server"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy, spec as stack_spec
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 
 BASES = {
     "tensorflow_serving": {"model": {"name": "m", "pvc": "models", "path": "m"}},
@@ -36,7 +36,7 @@ def test_every_base_spec_is_valid(runtime):
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_bad_input_is_refused_with_field_and_fix(case):
-    with pytest.raises(K8sError) as error:
+    with pytest.raises(InputError) as error:
         deploy.plan(params(case["runtime"], **case["params"]))
     message = error.value.msg
     assert message.startswith(case["error"][0]), message

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu_inventory import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
     build_inventory,
     classify,
     pod_gpu_requests,
 )
 
-CLUSTER = Path(__file__).resolve().parents[3] / "cluster"
+CLUSTER = Path(__file__).resolve().parents[4] / "cluster"
 
 
 def _fleet_module():

@@ -9,9 +9,9 @@ import pytest
 
 from fake_pynvml import FakePynvml, gpu
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, advertised_resources
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_boot import main
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.nvml import read_facts
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, advertised_resources
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig_boot import main
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.nvml import read_facts
 
 LAYOUTS = """
 version: v1

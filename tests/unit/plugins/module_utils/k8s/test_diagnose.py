@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import diagnose
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.diagnose import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s import diagnose
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import (
     diagnose_workload,
     label_selector,
     parse_scheduler_message,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import LABEL_VALUE, TAINT_EFFECTS, qualified_name_problem
 
@@ -24,7 +25,7 @@ MIG_STRATEGIES = ("none", "single", "mixed")
 WRITE_WORKERS = 8
 
 
-class LabelError(ValueError):
+class LabelError(InputError):
     """Bad input, named by its field, found before anything is written."""
 
 

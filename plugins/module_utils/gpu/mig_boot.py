@@ -6,7 +6,7 @@
 Only MIG mode survives a reboot; GPU and compute instances do not. The mig role installs this
 file with the NVIDIA module_utils it needs on the GPU host and a systemd unit that runs
 
-    python -m ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_boot \\
+    python -m ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig_boot \\
         --config /etc/inferops/mig/config.yaml --layout NAME
 
 It prints mig_config's result as JSON. Exit status: 0 applied or nothing to do, 1 refused (bad
@@ -19,9 +19,9 @@ import argparse
 import json
 import sys
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, load_layout_file, select_layout
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_apply import run
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.nvml import NvmlUnavailable, import_pynvml
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, load_layout_file, select_layout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig_apply import run
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.nvml import NvmlUnavailable, import_pynvml
 
 
 def main(argv=None, pynvml=None, out=None):

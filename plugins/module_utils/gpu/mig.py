@@ -22,6 +22,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
 try:
     import yaml
 
@@ -48,7 +50,7 @@ except ImportError:
 PROFILE_NAME = re.compile(r"^\d+g\.\d+gb([+-][a-z]+(\.[a-z]+)?)?$")
 
 
-class LayoutError(ValueError):
+class LayoutError(InferopsError):
     """A layout that cannot be applied, with the reason and the fix."""
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
+
 SUPPORTED = "Ubuntu 22.04 and 24.04, RHEL 9 (and Rocky Linux or AlmaLinux 9), Debian 12"
 RHEL_LIKE = ("RedHat", "Rocky", "AlmaLinux", "CentOS")
 
 
-class DriverPlanError(ValueError):
+class DriverPlanError(InputError):
     """An OS or branch this role cannot serve, with the reason."""
 
 

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, plan
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.nvml import Nvml
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, plan
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.nvml import Nvml
 
 
 def _describe(instances):

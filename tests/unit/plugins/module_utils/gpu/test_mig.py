@@ -1,4 +1,4 @@
-"""plugins/module_utils/nvidia/mig.py, table-driven: the cases are in mig_cases.yaml beside this file.
+"""plugins/module_utils/gpu/mig.py, table-driven: the cases are in mig_cases.yaml beside this file.
 
 Each case builds a host with the fake pynvml (real A100 / H100 / T4 profiles and placements),
 reads it with nvml.read_facts, loads a layout file with mig.load_layout_file, selects a layout
@@ -15,7 +15,7 @@ import fake_pynvml
 import pytest
 import yaml
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia import mig, nvml
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu import mig, nvml
 
 
 CASES = yaml.safe_load(Path(__file__).with_name("mig_cases.yaml").read_text(encoding="utf-8"))["cases"]

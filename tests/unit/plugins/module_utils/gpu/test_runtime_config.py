@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.runtime_config import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.runtime_config import (
     RuntimeConfigError,
     configure_containerd,
     configure_crio,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "containerd"
+FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "containerd"
 V2 = (FIXTURES / "config-v2-containerd-1.6.20.toml").read_text()
 V3 = (FIXTURES / "config-v3-containerd-2.1.4.toml").read_text()
 BIN = "/usr/bin/nvidia-container-runtime"

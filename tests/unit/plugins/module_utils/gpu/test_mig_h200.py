@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, plan, select_layout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, plan, select_layout
 
-FACTS = json.loads((Path(__file__).resolve().parents[3] / "fixtures" / "nvml" / "h200-gpu-facts.json").read_text())
+FACTS = json.loads((Path(__file__).resolve().parents[4] / "fixtures" / "nvml" / "h200-gpu-facts.json").read_text())
 
 
 def layout(devices, enabled=True, **extra):

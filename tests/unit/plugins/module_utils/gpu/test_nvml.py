@@ -1,4 +1,4 @@
-"""plugins/module_utils/nvidia/nvml.py against a fake pynvml that carries real A100 / H100 / T4 data."""
+"""plugins/module_utils/gpu/nvml.py against a fake pynvml that carries real A100 / H100 / T4 data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import fake_pynvml
 import pynvml
 import pytest
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia import nvml
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu import nvml
 
 
 FakePynvml = fake_pynvml.FakePynvml

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import ctypes
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
 COMPUTE_MODES = {0: "Default", 1: "Exclusive_Thread", 2: "Prohibited", 3: "Exclusive_Process"}
 
 # Compute instance profile that spans a whole GPU instance of N slices.
 FULL_CI_PROFILE = {1: 0x0, 2: 0x1, 3: 0x2, 4: 0x3, 7: 0x4, 8: 0x5, 6: 0x6}
 
 
-class NvmlUnavailable(Exception):
+class NvmlUnavailable(InferopsError):
     """No usable NVIDIA driver: the reason is said plainly, no traceback."""
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders import device_plugin as dp
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as dp
 
 
 def build(**spec):
@@ -216,7 +216,7 @@ def test_node_selector_priority_and_runtime_class_options():
     ],
 )
 def test_bad_inputs_are_refused_with_the_field_and_the_fix(spec, message):
-    with pytest.raises(K8sError) as error:
+    with pytest.raises(InputError) as error:
         dp.validate(spec)
     assert message in error.value.msg
 

@@ -20,7 +20,7 @@ import copy
 import hashlib
 import re
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.builders.namespace import MANAGED_BY, pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY, pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     DNS_SUBDOMAIN,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sConflictError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import (
     OWNED_LABELS,
     OWNED_TAINTS,
     LabelError,
@@ -17,7 +17,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.node_labels im
     plan_node,
 )
 
-FACTS = json.loads((Path(__file__).resolve().parents[3] / "fixtures/nvml/h200-gpu-facts.json").read_text())
+FACTS = json.loads((Path(__file__).resolve().parents[4] / "fixtures/nvml/h200-gpu-facts.json").read_text())
 TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu_inventory import (
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
     build_inventory,
     classify,
     pod_gpu_requests,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.driver_plan import DriverPlanError, driver_plan
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.driver_plan import DriverPlanError, driver_plan
 
 KERNEL = "6.8.0-49-generic"
 

@@ -10,6 +10,8 @@ when asked, the default runtime change.
 
 from __future__ import annotations
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
 try:
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
@@ -25,7 +27,7 @@ CONTAINERD_CRI = {
 }
 
 
-class RuntimeConfigError(ValueError):
+class RuntimeConfigError(InferopsError):
     """A configuration this module cannot edit safely, with the reason."""
 
 

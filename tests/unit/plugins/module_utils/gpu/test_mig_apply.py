@@ -5,8 +5,8 @@ from __future__ import annotations
 import fake_pynvml
 import pytest
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig import LayoutError, select_layout
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nvidia.mig_apply import run
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import LayoutError, select_layout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig_apply import run
 
 
 def layout(devices, enabled=True):

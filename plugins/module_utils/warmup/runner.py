@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The warmup module's work: validate, build the request, warm, report."""
+"""The warmup module's work: validate, build the request, warm, report (run through common.runner)."""
 
 from __future__ import annotations
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError, InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference.protocols import ProtocolError, build_request
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference.session import Session
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference.warmup import run_warmup
@@ -32,7 +33,8 @@ def _check_limits(params):
     return problems
 
 
-def run_warmup_module(module):
+def warmup_result(module):
+    """The module's result; a bad option raises InputError, no successful request InferopsError."""
     params = module.params
     problems = _check_limits(params)
     try:
@@ -41,7 +43,7 @@ def run_warmup_module(module):
     except ProtocolError as exc:
         problems.append(str(exc))
     if problems:
-        module.fail_json(msg="; ".join(problems))
+        raise InputError("; ".join(problems))
 
     headers = dict(request["headers"])
     headers.update({str(k): str(v) for k, v in params["headers"].items()})
@@ -49,7 +51,7 @@ def run_warmup_module(module):
     if params["secret_headers"]:
         shown["secret_headers"] = sorted(params["secret_headers"])
     if module.check_mode:
-        module.exit_json(changed=False, settled=False, requests_sent=0, errors=0, error_details=[], warm_latency_ms={},
+        return dict(changed=False, settled=False, requests_sent=0, errors=0, error_details=[], warm_latency_ms={},
                          cold_to_warm_ratio=None, latencies_ms=[], elapsed_s=0.0, request=shown,
                          reason="check mode: no request was sent")
 
@@ -67,10 +69,10 @@ def run_warmup_module(module):
     report["request"] = shown
     if report["cold_latency_ms"] is None:
         last = report["error_details"][-1] if report["error_details"] else {}
-        module.fail_json(msg="no warmup request succeeded: %s" % _describe(last), changed=False, **report)
+        raise InferopsError("no warmup request succeeded: %s" % _describe(last), result=dict(changed=False, **report))
     if params["fail_if_unsettled"] and not report["settled"]:
-        module.fail_json(msg="latency did not settle: %s" % report["reason"], changed=False, **report)
-    module.exit_json(changed=False, **report)
+        raise InferopsError("latency did not settle: %s" % report["reason"], result=dict(changed=False, **report))
+    return dict(changed=False, **report)
 
 
 def _describe(error):

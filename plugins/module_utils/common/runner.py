@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way a module turns its work into a result: exit with what the work returned, or fail
+with the message of the InferopsError it raised, the error's class name and its result keys."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
+
+def failure(exc: InferopsError) -> Dict[str, Any]:
+    """The fail_json keyword arguments of an error (msg, error, and the result keys it carries)."""
+    result = dict(exc.result)
+    result.update(msg=exc.msg, error=type(exc).__name__)
+    return result
+
+
+def run_module(module: Any, work: Callable[[], Dict[str, Any]]) -> None:
+    """Call work() and exit with the dict it returns; an InferopsError becomes a failed result."""
+    try:
+        result = work()
+    except InferopsError as exc:
+        module.fail_json(**failure(exc))
+    else:
+        module.exit_json(**result)

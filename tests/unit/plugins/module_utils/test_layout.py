@@ -1,0 +1,110 @@
+"""The layout rule of docs/architecture.md, read from the source itself.
+
+Capability packages flow spec -> manifests -> run and never import each other; what two of them
+share lives in a layer below (common, gpu, inference, k8s). Every error derives from one base.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
+ROOT = Path(__file__).resolve().parents[4]
+MODULE_UTILS = ROOT / "plugins" / "module_utils"
+PREFIX = "ansible_collections.inferops.kubernetes.plugins.module_utils."
+
+# What each package may import besides itself. Layers first, then the capabilities.
+LAYERS = {
+    "common": set(),
+    "gpu": {"common"},
+    "inference": {"common"},
+    "k8s": {"common", "gpu"},
+}
+CAPABILITIES = ("device_plugin", "nodes", "stack", "warmup")
+ALLOWED = dict(LAYERS, **{name: set(LAYERS) for name in CAPABILITIES})
+
+# Programs that run outside Ansible and the collection (shipped as a file into a pod), so they
+# cannot import the collection's error base.
+STANDALONE = {"stack/warmup_agent.py"}
+
+
+def sources(tree=MODULE_UTILS):
+    return sorted(p for p in tree.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def collection_imports(path):
+    """(line, imported module path below module_utils) of every import of the collection's own module_utils."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PREFIX):
+            target = node.module[len(PREFIX):]
+            names = [target + "." + alias.name for alias in node.names]
+            found.extend((node.lineno, name) for name in names)
+        elif isinstance(node, ast.ImportFrom) and node.module == PREFIX.rstrip("."):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, a.name[len(PREFIX):]) for a in node.names if a.name.startswith(PREFIX))
+    return found
+
+
+def test_every_file_belongs_to_a_known_package():
+    loose = [str(p.relative_to(MODULE_UTILS)) for p in sources()
+             if len(p.relative_to(MODULE_UTILS).parts) < 2 or p.relative_to(MODULE_UTILS).parts[0] not in ALLOWED]
+    assert not loose, "module_utils files outside the packages of docs/architecture.md: %s" % loose
+
+
+def layout_violations(tree=MODULE_UTILS):
+    problems = []
+    for path in sources(tree):
+        own = path.relative_to(tree).parts[0]
+        for line, target in collection_imports(path):
+            other = target.split(".")[0]
+            if other != own and other not in ALLOWED.get(own, set()):
+                problems.append("%s:%d imports %s (%s may import %s)" % (
+                    path.relative_to(tree), line, target, own, ", ".join(sorted(ALLOWED.get(own, ()))) or "nothing"))
+    return problems
+
+
+def test_no_package_imports_sideways_or_upwards():
+    assert layout_violations() == []
+
+
+def test_the_rule_catches_sideways_and_upward_imports(tmp_path):
+    # the check itself can fail: a capability importing another one, and a layer importing a capability
+    (tmp_path / "stack").mkdir()
+    (tmp_path / "stack" / "x.py").write_text("from %snodes.labels import apply_node_labels\n" % PREFIX)
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "y.py").write_text("import %sstack.spec\n" % PREFIX)
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "z.py").write_text("from %sk8s import client\nfrom %scommon.errors import InputError\n" % (PREFIX, PREFIX))
+    assert sorted(layout_violations(tmp_path)) == [
+        "gpu/z.py:1 imports k8s.client (gpu may import common)",
+        "k8s/y.py:1 imports stack.spec (k8s may import common, gpu)",
+        "stack/x.py:1 imports nodes.labels.apply_node_labels (stack may import common, gpu, inference, k8s)",
+    ]
+
+
+def test_unit_tests_mirror_the_source_tree():
+    tests = Path(__file__).resolve().parent
+    strays = [p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__" and not (MODULE_UTILS / p.name).is_dir()]
+    assert not strays, "test folders without a source package: %s" % strays
+
+
+IMPORTABLE = [p for p in sources() if p.name != "__init__.py" and str(p.relative_to(MODULE_UTILS)) not in STANDALONE]
+
+
+@pytest.mark.parametrize("path", IMPORTABLE, ids=lambda p: str(p.relative_to(MODULE_UTILS)))
+def test_every_error_derives_from_the_one_base(path):
+    relative = path.relative_to(MODULE_UTILS)
+    module = importlib.import_module(PREFIX + ".".join(relative.with_suffix("").parts))
+    own = [obj for _name, obj in inspect.getmembers(module, inspect.isclass)
+           if issubclass(obj, BaseException) and obj.__module__ == module.__name__]
+    strays = [cls.__name__ for cls in own if not issubclass(cls, InferopsError)]
+    assert not strays, "%s defines errors outside InferopsError: %s" % (relative, strays)
