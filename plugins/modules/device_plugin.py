@@ -215,9 +215,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, daemonset_counts, wait_until_ready
 
 SPEC_OPTIONS = tuple(builder.DEFAULTS)
 
@@ -254,20 +255,17 @@ def _present(client, module, spec):
 
 
 def _wait_for_rollout(client, namespace, timeout):
-    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
-
-    def pods():
-        return client.list("v1", "Pod", namespace=namespace, label_selector=selector)
-
-    def describe(daemonset):
-        events = client.list("v1", "Event", namespace=namespace,
-                             field_selector="involvedObject.kind=DaemonSet,involvedObject.name=%s" % builder.NAME)
-        return builder.describe_rollout(daemonset, pods(), events)
-
-    daemonset = wait_for(client, "apps/v1", "DaemonSet", builder.NAME, namespace, builder.rollout_complete, timeout, describe)
-    counts = builder.rollout_status(daemonset)
+    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", builder.NAME, namespace)], timeout)
+    state = states[0]
+    if not state["ready"]:
+        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
+        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
+                              % (timeout, namespace, builder.NAME, state["reason"], causes), last_seen=state["live"])
+    counts = daemonset_counts(state["live"])
     del counts["current"]
-    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods() if p["spec"].get("nodeName")})
+    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
+    pods = client.list("v1", "Pod", namespace=namespace, label_selector=selector)
+    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
     return counts
 
 

@@ -11,20 +11,14 @@ order given. Optimistic-lock conflicts, throttling and API restarts are retried.
 from __future__ import annotations
 
 import copy
-import time
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
-    K8sError,
-    K8sUnreachableError,
-)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError, with_retries
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for_crd_established
 
 FIELD_MANAGER = "inferops.kubernetes"
 
 # Metadata the API server maintains by itself: shown in no diff, compared by no `changed`.
 NOISY_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
-
-RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
 
 # Secret values never leave the module: results and diffs carry this instead.
 REDACTED = "**redacted**"
@@ -65,26 +59,6 @@ def object_ref(obj):
     return ref
 
 
-def with_retries(func, retries=5, delay=0.5, sleep=time.sleep):
-    """Call func; retry optimistic-lock conflicts, throttling and API restarts with backoff.
-
-    A server-side apply field conflict is not retried: it needs a decision (force_conflicts).
-    """
-    attempt = 0
-    while True:
-        try:
-            return func()
-        except K8sError as exc:
-            status = exc.details.get("status")
-            retryable = isinstance(exc, K8sUnreachableError) or (
-                status in RETRY_STATUSES and "Server-side apply" not in exc.msg
-            )
-            if not retryable or attempt >= retries:
-                raise
-        attempt += 1
-        sleep(delay * (2 ** (attempt - 1)))
-
-
 def _validate(obj):
     """Reject an object that cannot be applied, before anything is written."""
     if not isinstance(obj, dict):
@@ -100,19 +74,13 @@ def apply_object(client, obj, check_mode=False, force_conflicts=False, field_man
     """Apply one object; return {changed, result, diff, ref}. In check mode nothing is persisted."""
     _validate(obj)
     metadata = obj["metadata"]
-    resource = client.resource(obj["apiVersion"], obj["kind"])
-    namespace = metadata.get("namespace") if resource.namespaced else None
-    if resource.namespaced and not namespace:
+    namespaced = client.namespaced(obj["apiVersion"], obj["kind"])
+    namespace = metadata.get("namespace") if namespaced else None
+    if namespaced and not namespace:
         raise K8sError("%s %s is namespaced: set metadata.namespace." % (obj["kind"], metadata["name"]))
     before = with_retries(lambda: client.get(obj["apiVersion"], obj["kind"], metadata["name"], namespace))
-    kwargs = dict(field_manager=field_manager, force_conflicts=force_conflicts)
-    if check_mode:
-        kwargs["dry_run"] = "All"
-    after = with_retries(
-        lambda: client.call(
-            "apply", obj["kind"], resource.server_side_apply, body=obj, name=metadata["name"], namespace=namespace, **kwargs
-        )
-    )
+    after = with_retries(lambda: client.apply(obj, namespace=namespace, field_manager=field_manager,
+                                              force_conflicts=force_conflicts, dry_run=check_mode))
     clean_before, clean_after = strip_noise(before), strip_noise(after)
     return {
         # compared before redaction, so a changed Secret value still reports a change
@@ -216,11 +184,8 @@ def remove_objects(client, objects, check_mode=False, field_manager=FIELD_MANAGE
                 results.append({"ref": ref, "changed": outcome["changed"], "created": False})
                 diffs.extend(outcome["diff"])
                 continue
-        resource = client.resource(obj["apiVersion"], obj["kind"])
-        kwargs = {"dry_run": "All"} if check_mode else {}
-        with_retries(lambda r=resource, o=obj, k=kwargs: client.call(
-            "delete", o["kind"], r.delete, name=o["metadata"]["name"], namespace=o["metadata"].get("namespace"),
-            propagation_policy="Background", **k))
+        with_retries(lambda o=obj: client.delete(o["apiVersion"], o["kind"], o["metadata"]["name"],
+                                                 namespace=o["metadata"].get("namespace"), dry_run=check_mode))
         results.append({"ref": ref, "changed": True, "created": False})
         diffs.append({"before": redact(strip_noise(current)), "after": {}, "before_header": ref, "after_header": ref})
     return {"changed": any(r["changed"] for r in results), "results": results, "kept": kept, "diff": diffs}

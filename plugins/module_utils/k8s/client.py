@@ -244,6 +244,59 @@ class K8sClient:
                 return None
             raise
 
+    def namespaced(self, api_version, kind):
+        """Whether objects of the kind live in a namespace."""
+        return self.resource(api_version, kind).namespaced
+
+    def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
+        """Server-side apply of one object under field_manager; returns the object as the server has it."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        kwargs = {"field_manager": field_manager, "force_conflicts": force_conflicts}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        return self.call("apply", obj["kind"], resource.server_side_apply, body=obj, name=obj["metadata"]["name"],
+                         namespace=namespace, **kwargs)
+
+    def patch(self, api_version, kind, name, body, namespace=None, content_type="application/merge-patch+json",
+              field_manager=None, dry_run=False):
+        """A merge patch (or another content_type, such as application/json-patch+json) of one object."""
+        resource = self.resource(api_version, kind)
+        kwargs = {"content_type": content_type}
+        if field_manager:
+            kwargs["field_manager"] = field_manager
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        return self.call("patch", kind, resource.patch, body=body, name=name, namespace=namespace, **kwargs)
+
+    def delete(self, api_version, kind, name, namespace=None, propagation_policy="Background", dry_run=False):
+        """Delete one object; its dependents go in the background unless propagation_policy says otherwise."""
+        resource = self.resource(api_version, kind)
+        kwargs = {"propagation_policy": propagation_policy}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        return self.call("delete", kind, resource.delete, name=name, namespace=namespace, **kwargs)
+
+    def evict(self, namespace, name):
+        """Evict a pod through the Eviction API, so PodDisruptionBudgets are honoured (429 while one forbids it)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        path = "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name)
+        return self.call("evict", "Pod", self.dynamic.request, "post", path, body=body)
+
+    def read_log(self, namespace, pod, container, previous=False, tail_lines=20, timeout=10):
+        """The last tail_lines non-empty lines of a container's log (of its previous instance with previous=True)."""
+        # CoreV1Api is imported only when a log is read: importing it costs a second or two in every module run.
+        from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
+
+        try:
+            text = CoreV1Api(self.api_client).read_namespaced_pod_log(
+                pod, namespace, container=container, previous=previous, tail_lines=tail_lines, _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise translate_api_error(exc, "read the log of", "Pod", name=pod, namespace=namespace, context=self.context)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(exc)
+        return [line for line in (text or "").splitlines() if line.strip()][-tail_lines:]
+
     def invalidate_discovery(self):
         """Forget discovery, e.g. after a CRD became established."""
         if self._dynamic is not None:

@@ -12,7 +12,6 @@ requests of the pods already bound to them (counted by gpu_inventory, as the sch
 
 from __future__ import annotations
 
-import json
 import re
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
@@ -21,20 +20,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory 
     pod_gpu_requests,
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-
-try:
-    from kubernetes.client.rest import ApiException
-    import urllib3
-except ImportError:  # guarded by the calling module; only log reading needs it
-    ApiException = urllib3 = None
-
-
-def _core_api(api_client):
-    """CoreV1Api, imported only when a log is read: importing it costs a second or two, in every module run."""
-    from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
-
-    return CoreV1Api(api_client)
-
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import KSERVE_GROUP, condition, pod_ready
 
 CAUSES = (
     "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",
@@ -45,6 +31,9 @@ IMAGE_PULL_REASONS = (
     "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
     "RegistryUnavailable", "SignatureValidationFailed", "ErrImageInspect",
 )
+REVISION = "deployment.kubernetes.io/revision"
+TEMPLATE_HASH = "pod-template-hash"
+KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
 LOG_TAIL_LINES = 20
 LOG_TIMEOUT = 10
 
@@ -203,17 +192,6 @@ def _container_of(event):
     field_path = (event.get("involvedObject") or {}).get("fieldPath") or ""
     match = re.search(r"\{(.+)\}", field_path)
     return match.group(1) if match else None
-
-
-def _condition(pod, condition_type):
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == condition_type:
-            return condition
-    return None
-
-
-def _is_ready(pod):
-    return ((_condition(pod, "Ready") or {}).get("status")) == "True"
 
 
 def _finding(cause, pod, message, **details):
@@ -388,28 +366,6 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
     )
 
 
-def _read_log(client, namespace, pod, container, previous, tail_lines=LOG_TAIL_LINES):
-    """The last lines of a container's log, or raise K8sError saying why there are none."""
-    if ApiException is None:
-        raise K8sError("the kubernetes Python client is not installed")
-    try:
-        text = _core_api(client.api_client).read_namespaced_pod_log(
-            pod, namespace, container=container, previous=previous, tail_lines=tail_lines, _request_timeout=LOG_TIMEOUT,
-        )
-    except ApiException as exc:
-        raise K8sError("the API server answered %s: %s" % (exc.status, _api_message(exc)))
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise K8sError("the request failed: %s" % exc)
-    return [line for line in (text or "").splitlines() if line.strip()][-tail_lines:]
-
-
-def _api_message(exc):
-    try:
-        return json.loads(exc.body).get("message") or exc.reason
-    except (TypeError, ValueError, AttributeError):
-        return exc.reason
-
-
 def _image_pull_fix(text):
     lowered = (text or "").lower()
     if "unauthorized" in lowered or "authentication required" in lowered or "denied" in lowered or "forbidden" in lowered:
@@ -426,7 +382,7 @@ def _container_statuses(pod):
     return list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
 
 
-def _diagnose_containers(client, namespace, pod, events, read_log):
+def _diagnose_containers(client, namespace, pod, events):
     name = (pod.get("metadata") or {}).get("name")
     statuses = _container_statuses(pod)
     for cs in statuses:
@@ -464,10 +420,11 @@ def _diagnose_containers(client, namespace, pod, events, read_log):
         ended = last or terminated
         previous = restarts > 0
         try:
-            lines = read_log(client, namespace, name, container, previous)
+            lines = client.read_log(namespace, name, container, previous=previous, tail_lines=LOG_TAIL_LINES,
+                                    timeout=LOG_TIMEOUT)
             logs_error = None
         except K8sError as exc:
-            lines, logs_error = [], str(exc)
+            lines, logs_error = [], exc.msg
         which = "previous" if previous else "current"
         if logs_error:
             log_text = "the logs of its %s instance are unavailable (%s)" % (which, logs_error)
@@ -537,10 +494,10 @@ def _probe_finding(pod, container, probes, restarts):
     )
 
 
-def diagnose_pod(client, namespace, pod, events, fleet, read_log=None):
+def diagnose_pod(client, namespace, pod, events, fleet):
     """The finding for one pod that is not ready, or None when it is ready (or going away)."""
     metadata = pod.get("metadata") or {}
-    if metadata.get("deletionTimestamp") or _is_ready(pod):
+    if metadata.get("deletionTimestamp") or pod_ready(pod):
         return None
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
@@ -551,14 +508,14 @@ def diagnose_pod(client, namespace, pod, events, fleet, read_log=None):
             gates = ", ".join(g.get("name", "?") for g in spec["schedulingGates"])
             return _finding("pending_other", pod, "Pod %s waits on scheduling gates %s; the controller that set them must "
                             "remove them." % (name, gates), scheduling_gates=gates)
-        scheduled = _condition(pod, "PodScheduled") or {}
+        scheduled = condition(pod, "PodScheduled") or {}
         failed = [e for e in mine if e.get("reason") == "FailedScheduling"]
         message = (failed[-1].get("message") if failed else None) or scheduled.get("message")
         if scheduled.get("status") == "False" or failed:
             return _diagnose_unscheduled(pod, message, fleet)
         return _finding("pending_other", pod, "Pod %s has not been scheduled yet; if it stays so, check that the "
                         "scheduler is running (schedulerName %s)." % (name, spec.get("schedulerName") or "default-scheduler"))
-    found = _diagnose_containers(client, namespace, pod, mine, read_log or _read_log)
+    found = _diagnose_containers(client, namespace, pod, mine)
     if found:
         return found
     warnings = [e for e in mine if e.get("type") == "Warning"]
@@ -594,7 +551,7 @@ def diagnose_workload(client, namespace, selector):
                        "missing service account) and that the selector is right." % (namespace, text or "the empty selector"),
             "details": {"selector": text},
         }]
-    unready = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp") and not _is_ready(p)]
+    unready = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp") and not pod_ready(p)]
     if not unready:
         return []
     try:
@@ -607,4 +564,89 @@ def diagnose_workload(client, namespace, selector):
         finding = diagnose_pod(client, namespace, pod, events, fleet)
         if finding:
             findings.append(finding)
+    return findings
+
+
+def revision(obj):
+    """The rollout revision a Deployment or ReplicaSet carries (0 when none)."""
+    try:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION) or 0)
+    except ValueError:
+        return 0
+
+
+def owned_replicasets(client, dep):
+    """The ReplicaSets a Deployment controls."""
+    metadata = dep.get("metadata") or {}
+    selector = label_selector((dep.get("spec") or {}).get("selector") or {})
+    replicasets = client.list("apps/v1", "ReplicaSet", metadata.get("namespace"), label_selector=selector or None)
+    return [
+        rs for rs in replicasets
+        if any(ref.get("uid") == metadata.get("uid") and ref.get("controller") for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])
+    ]
+
+
+def _new_pods_selector(client, dep):
+    """The Deployment's selector narrowed to the pods of its current revision (old, healthy pods are no evidence)."""
+    selector = label_selector((dep.get("spec") or {}).get("selector") or {})
+    current = revision(dep)
+    for rs in owned_replicasets(client, dep):
+        template_hash = ((rs.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_HASH)
+        if current and revision(rs) == current and template_hash:
+            return "%s,%s=%s" % (selector, TEMPLATE_HASH, template_hash) if selector else "%s=%s" % (TEMPLATE_HASH, template_hash)
+    return selector
+
+
+def pods_selector(client, kind, live):
+    """The label selector of the pods that decide whether a workload of that kind is ready."""
+    if kind == "Deployment":
+        return _new_pods_selector(client, live)
+    if kind == "InferenceService":
+        return "%s=%s" % (KSERVE_POD_LABEL, (live.get("metadata") or {}).get("name"))
+    return label_selector((live.get("spec") or {}).get("selector") or {})
+
+
+def object_ref(kind, namespace, name):
+    return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
+
+
+def controller_warnings(client, kind, namespace, name):
+    """The latest message of each Warning reason about the object itself (a controller saying why it made no pod)."""
+    try:
+        events = client.list("v1", "Event", namespace,
+                             field_selector="involvedObject.kind=%s,involvedObject.name=%s" % (kind, name))
+    except K8sError:
+        return {}
+    latest = {}
+    for event in sorted((e for e in events if e.get("type") == "Warning"), key=_event_time):
+        latest[event.get("reason")] = event.get("message")
+    return latest
+
+
+def diagnose_unready(client, states):
+    """Findings for each state of waiter.wait_until_ready that is not ready, each with "object" set.
+
+    The pods of the workload come first; where no pod is to blame, the object's own status is the evidence,
+    with the latest warnings its controller recorded (a quota or Pod Security refusing its pods).
+    """
+    findings = []
+    for state in states:
+        if state["ready"]:
+            continue
+        kind, name, namespace, live = state["kind"], state["name"], state["namespace"], state["live"]
+        ref = object_ref(kind, namespace, name)
+        found, selector = [], None
+        if live is not None and kind != "CustomResourceDefinition":
+            selector = pods_selector(client, kind, live)
+            found = diagnose_workload(client, namespace, selector)
+        mine = [f for f in found if f["pod"]]
+        if not mine:
+            no_pods = "; no pod matches %s" % selector if found else ""
+            warnings = controller_warnings(client, kind, namespace, name) if live is not None else {}
+            events = "".join("; event %s: %s" % item for item in warnings.items())
+            mine = [{"cause": "pending_other", "pod": None, "details": {"selector": selector, "events": warnings},
+                     "message": "%s is not ready: %s%s%s." % (ref, state["reason"], no_pods, events)}]
+        for finding in mine:
+            finding["object"] = ref
+        findings.extend(mine)
     return findings

@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+
+# Answers worth another try: optimistic-lock conflicts, throttling, an API server restarting.
+RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
 
 # API groups of the CRDs this collection writes, and what installs them.
 CRD_PROVIDERS = {
@@ -127,3 +131,23 @@ def translate_api_error(exc, verb, kind, name=None, namespace=None, context=None
     if status == 422:
         return K8sApiError("The API server rejected %s as invalid: %s" % (target, message), status=status, reason=_status_reason(exc))
     return K8sApiError("%s while trying to %s %s: %s" % (status, verb, target, message), status=status, reason=_status_reason(exc))
+
+
+def with_retries(func, retries=5, delay=0.5, sleep=time.sleep):
+    """Call func; retry optimistic-lock conflicts, throttling and API restarts with backoff.
+
+    A server-side apply field conflict is not retried: it needs a decision (force_conflicts).
+    """
+    attempt = 0
+    while True:
+        try:
+            return func()
+        except K8sError as exc:
+            status = exc.details.get("status")
+            retryable = isinstance(exc, K8sUnreachableError) or (
+                status in RETRY_STATUSES and "Server-side apply" not in exc.msg
+            )
+            if not retryable or attempt >= retries:
+                raise
+        attempt += 1
+        sleep(delay * (2 ** (attempt - 1)))

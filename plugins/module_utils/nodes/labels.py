@@ -215,8 +215,6 @@ def apply_node_labels(client, specs, check_mode, retries=5):
     missing = ["%s.name: %s" % (where, name) for name, (where, _want) in desired.items() if name not in nodes]
     if missing:
         raise LabelError("no such node in the cluster: %s" % "; ".join(missing))
-    resource = client.resource("v1", "Node")
-
     def label_one(name, want):
         """One node: plan, write if needed (re-read and re-plan on a conflict). Returns (entry, wrote)."""
         node, step = nodes[name], None
@@ -224,11 +222,8 @@ def apply_node_labels(client, specs, check_mode, retries=5):
             step = plan_node(node, want)
             if step is None:
                 break
-            kwargs = {"content_type": "application/merge-patch+json"}
-            if check_mode:
-                kwargs["dry_run"] = "All"
             try:
-                client.call("patch", "Node", resource.patch, body=step["patch"], name=name, **kwargs)
+                client.patch("v1", "Node", name, step["patch"], dry_run=check_mode)
                 break
             except K8sError as exc:
                 # another writer changed the node since it was read: read it again and re-plan

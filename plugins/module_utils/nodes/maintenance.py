@@ -70,11 +70,7 @@ def _node(client, name):
 
 
 def _patch_node(client, name, patch, check_mode):
-    kwargs = {"content_type": "application/merge-patch+json"}
-    if check_mode:
-        kwargs["dry_run"] = "All"
-    resource = client.resource("v1", "Node")
-    return client.call("patch", "Node", resource.patch, body=patch, name=name, **kwargs)
+    return client.patch("v1", "Node", name, patch, dry_run=check_mode)
 
 
 def _node_pods(client, name):
@@ -104,11 +100,8 @@ def drain(client, name, reason, scope="gpu", timeout=300, check_mode=False, slee
         for uid, pod in pending.items():
             if uid in evicted:
                 continue
-            body = {"apiVersion": "policy/v1", "kind": "Eviction",
-                    "metadata": {"name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"]}}
-            path = "/api/v1/namespaces/%s/pods/%s/eviction" % (pod["metadata"]["namespace"], pod["metadata"]["name"])
             try:
-                client.call("evict", "Pod", client.dynamic.request, "post", path, body=body)
+                client.evict(pod["metadata"]["namespace"], pod["metadata"]["name"])
                 evicted.add(uid)
                 blocked.pop(uid, None)
             except K8sError as exc:
@@ -149,10 +142,8 @@ def ready(client, name, expected, restart_namespace=None, restart_selector=None,
             raise MaintenanceError(
                 "restart_selector: no pod matching %s in namespace %s runs on node %s; deploy the device plugin "
                 "(the device_plugin role) or fix the selector." % (restart_selector, restart_namespace, name))
-        resource = client.resource("v1", "Pod")
         for pod in plugin_pods:
-            kwargs = {"dry_run": "All"} if check_mode else {}
-            client.call("delete", "Pod", resource.delete, name=pod["metadata"]["name"], namespace=restart_namespace, **kwargs)
+            client.delete("v1", "Pod", pod["metadata"]["name"], namespace=restart_namespace, dry_run=check_mode)
             result["restarted"].append(_ref(pod))
         result["changed"] = True
     if not check_mode:

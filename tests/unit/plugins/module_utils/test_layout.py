@@ -108,3 +108,30 @@ def test_every_error_derives_from_the_one_base(path):
            if issubclass(obj, BaseException) and obj.__module__ == module.__name__]
     strays = [cls.__name__ for cls in own if not issubclass(cls, InferopsError)]
     assert not strays, "%s defines errors outside InferopsError: %s" % (relative, strays)
+
+
+# The client wrapper's low-level doors: only k8s/client.py opens them.
+LOW_LEVEL = {"resource", "call", "dynamic", "api_client", "CoreV1Api", "server_side_apply"}
+
+
+def low_level_uses(tree=MODULE_UTILS):
+    found = []
+    for path in sources(tree):
+        if path.relative_to(tree).as_posix() == "k8s/client.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # attributes only (client.resource, client.call), and CoreV1Api however it is reached
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+            if name in LOW_LEVEL and (isinstance(node, ast.Attribute) or name == "CoreV1Api"):
+                found.append("%s:%d %s" % (path.relative_to(tree), node.lineno, name))
+    return found
+
+
+def test_only_the_client_wrapper_touches_the_dynamic_client_and_core_api():
+    assert low_level_uses() == []
+
+
+def test_the_wrapper_rule_catches_a_direct_call(tmp_path):
+    (tmp_path / "nodes").mkdir()
+    (tmp_path / "nodes" / "x.py").write_text("def f(client):\n    return client.resource('v1', 'Node').patch(body={})\n")
+    assert low_level_uses(tmp_path) == ["nodes/x.py:2 resource"]

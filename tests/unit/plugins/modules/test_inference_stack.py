@@ -76,32 +76,22 @@ class RecordingClient:
     """A fake of K8sClient for unit tests (no API server here): records every apply body, stores them,
     answers get() with what was stored, so that a second run reports no change."""
 
-    class _Resource:
-        namespaced = True
-
-        def __init__(self, client, kind):
-            self.kind = kind
-            self.client = client
-
-        def server_side_apply(self, body=None, name=None, namespace=None, **kwargs):
-            self.client.applied.append((body, kwargs.get("dry_run")))
-            if not kwargs.get("dry_run"):
-                self.client.store[(body["kind"], namespace, name)] = json.loads(json.dumps(body))
-            return body
-
     def __init__(self, nodes=()):
         self.applied = []
         self.store = {}
         self.nodes = list(nodes)
 
-    def resource(self, api_version, kind):
-        return self._Resource(self, kind)
+    def namespaced(self, api_version, kind):
+        return True
+
+    def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
+        self.applied.append((obj, "All" if dry_run else None))
+        if not dry_run:
+            self.store[(obj["kind"], namespace, obj["metadata"]["name"])] = json.loads(json.dumps(obj))
+        return obj
 
     def get(self, api_version, kind, name, namespace=None):
         return self.store.get((kind, namespace, name))
-
-    def call(self, verb, kind, func, *args, **kwargs):
-        return func(*args, **kwargs)
 
     def list(self, api_version, kind, **kwargs):
         return self.nodes

@@ -6,7 +6,8 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import strip_noise, with_retries
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import strip_noise
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import with_retries
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient, build_configuration
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
     K8sAuthError,

@@ -355,13 +355,14 @@ def logs(monkeypatch):
     calls = []
     answer = {"lines": [], "error": None}
 
-    def fake(client, namespace, pod, container, previous, tail_lines=diagnose.LOG_TAIL_LINES):
+    def fake(client, namespace, pod, container, previous=False, tail_lines=20, timeout=10):
+        assert (tail_lines, timeout) == (diagnose.LOG_TAIL_LINES, diagnose.LOG_TIMEOUT)
         calls.append({"namespace": namespace, "pod": pod, "container": container, "previous": previous})
         if answer["error"]:
             raise K8sError(answer["error"])
         return answer["lines"]
 
-    monkeypatch.setattr(diagnose, "_read_log", fake)
+    monkeypatch.setattr(FakeClient, "read_log", fake, raising=False)
     return calls, answer
 
 

@@ -1,4 +1,7 @@
-"""wait_for_rollout and rollback against a stand-in client, with an injected clock: nothing sleeps for real."""
+"""wait_for_rollout and rollback against a stand-in client, with an injected clock: nothing sleeps for real.
+
+The Deployment and InferenceService readiness rules they use are k8s/waiter.py's, tested here on the
+stack's own objects."""
 
 from __future__ import annotations
 
@@ -6,15 +9,10 @@ import copy
 
 import pytest
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s import diagnose
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import FIELD_MANAGER
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.rollout import (
-    applied_config,
-    deployment_state,
-    inference_service_state,
-    rollback,
-    wait_for_rollout,
-)
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import deployment_state, inference_service_state
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.rollout import applied_config, rollback, wait_for_rollout
 
 NS = "serving"
 UID = "0c6f0a8e-5d0e-4f57-9d0b-3a1f0e6b2c11"
@@ -33,18 +31,6 @@ class Clock:
     def sleep(self, seconds):
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-class Resource:
-    namespaced = True
-
-    def __init__(self, kind):
-        self.kind = kind
-
-    def server_side_apply(self, *args, **kwargs):  # never called: FakeClient.call answers instead
-        raise AssertionError("not reached")
-
-    patch = server_side_apply
 
 
 class FakeClient:
@@ -73,13 +59,18 @@ class FakeClient:
             return []
         raise AssertionError("unexpected list of %s" % kind)
 
-    def resource(self, api_version, kind):
-        return Resource(kind)
+    def namespaced(self, api_version, kind):
+        return True
 
-    def call(self, verb, kind, func, *args, **kwargs):
-        self.writes.append(dict(kwargs, verb=verb, kind=kind))
-        body = kwargs.get("body")
-        return copy.deepcopy(body) if isinstance(body, dict) else {}
+    def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
+        self.writes.append(dict(verb="apply", kind=obj["kind"], body=obj, namespace=namespace, field_manager=field_manager,
+                                force_conflicts=force_conflicts, dry_run=dry_run))
+        return copy.deepcopy(obj)
+
+    def patch(self, api_version, kind, name, body, namespace=None, content_type=None, field_manager=None, dry_run=False):
+        self.writes.append(dict(verb="patch", kind=kind, name=name, body=body, namespace=namespace,
+                                content_type=content_type, field_manager=field_manager, dry_run=dry_run))
+        return {}
 
 
 def deployment(generation=2, observed=2, replicas=2, updated=2, total=2, available=2, revision=2, conditions=None, paused=False):
@@ -154,7 +145,7 @@ def test_inference_service_state():
 # --- the wait ------------------------------------------------------------------------------------
 
 def test_waits_until_the_deployment_is_available_and_ignores_other_kinds(monkeypatch):
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda *a: pytest.fail("diagnosed a ready rollout"))
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda *a: pytest.fail("diagnosed a ready rollout"))
     clock = Clock()
     client = FakeClient({("Deployment", "resnet"): [
         deployment(generation=3, observed=2), deployment(generation=3, observed=3, updated=0, total=2, available=2),
@@ -170,7 +161,7 @@ def test_waits_until_the_deployment_is_available_and_ignores_other_kinds(monkeyp
 def test_timeout_reports_each_object_and_diagnoses_the_new_revision_pods_only(monkeypatch):
     seen = []
     finding = {"cause": "insufficient_gpu", "pod": "resnet-5f7c-abc", "message": "Pod resnet-5f7c-abc requests 64.", "details": {}}
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda client, ns, sel: seen.append((ns, sel)) or [dict(finding)])
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda client, ns, sel: seen.append((ns, sel)) or [dict(finding)])
     clock = Clock()
     stuck = deployment(updated=1, total=3, available=2, revision=2)
     replicasets = [
@@ -191,7 +182,7 @@ def test_timeout_reports_each_object_and_diagnoses_the_new_revision_pods_only(mo
 
 
 def test_a_deployment_past_its_progress_deadline_ends_the_wait_at_once(monkeypatch):
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda *a: [])
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda *a: [])
     clock = Clock()
     deadline = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}]
     client = FakeClient({("Deployment", "resnet"): [deployment(updated=1, total=3, conditions=deadline)]})
@@ -203,7 +194,7 @@ def test_a_deployment_past_its_progress_deadline_ends_the_wait_at_once(monkeypat
 
 
 def test_inference_service_waits_for_ready_of_the_current_generation(monkeypatch):
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda *a: pytest.fail("diagnosed a ready rollout"))
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda *a: pytest.fail("diagnosed a ready rollout"))
     clock = Clock()
     client = FakeClient({("InferenceService", "m"): [isvc(generation=2, observed=1), isvc(generation=2, observed=2)]})
     result = wait_for_rollout(client, [isvc()], timeout=30, sleep=clock.sleep, clock=clock)
@@ -213,7 +204,7 @@ def test_inference_service_waits_for_ready_of_the_current_generation(monkeypatch
 def test_inference_service_without_controller_is_explained(monkeypatch):
     seen = []
     no_pods = [{"cause": "pending_other", "pod": None, "message": "No pod in namespace serving matches x.", "details": {}}]
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda client, ns, sel: seen.append(sel) or no_pods)
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda client, ns, sel: seen.append(sel) or no_pods)
     clock = Clock()
     bare = isvc()
     bare["status"] = {}
@@ -232,7 +223,7 @@ def test_nothing_to_wait_for_is_ready_at_once():
 
 
 def test_a_deployment_that_never_appears_times_out(monkeypatch):
-    monkeypatch.setattr(rollout, "diagnose_workload", lambda *a: pytest.fail("no object, no pods to diagnose"))
+    monkeypatch.setattr(diagnose, "diagnose_workload", lambda *a: pytest.fail("no object, no pods to diagnose"))
     clock = Clock()
     result = wait_for_rollout(FakeClient(), MANIFESTS, timeout=2, sleep=clock.sleep, clock=clock)
     assert result["ready"] is False and result["objects"][0]["reason"] == "it does not exist"
