@@ -214,6 +214,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
@@ -284,7 +285,7 @@ def main():
         argument_spec=api_argument_spec(
             namespace=dict(type="str", default=builder.DEFAULTS["namespace"]),
             image=dict(type="str", default=builder.DEFAULT_IMAGE),
-            mig_strategy=dict(type="str", choices=list(builder.MIG_STRATEGIES), default="none"),
+            mig_strategy=dict(type="str", choices=list(MIG_STRATEGIES), default="none"),
             time_slicing=dict(
                 type="dict",
                 options=dict(

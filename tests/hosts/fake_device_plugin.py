@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / ".tmp" / "collections"))
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import classify  # noqa: E402
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify  # noqa: E402
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.mig import advertised_resources  # noqa: E402
 
 

@@ -136,7 +136,8 @@ def test_owned_labels_and_taints_go_others_stay(kubeconfig, k8s, bare_nodes):
 
 
 @pytest.mark.parametrize("node, message", [
-    ({"labels": {"nvidia.com/gpu.present": True}}, 'nodes[0].labels.nvidia.com/gpu.present: got the boolean true; label values are strings. Quote it: "true"'),
+    ({"labels": {"nvidia.com/gpu.present": True}},
+     "nodes[0].labels.nvidia.com/gpu.present: label values are strings, got bool True. Quote it in YAML, for example 'true'."),
     ({"labels": {"nvidia.com/gpu.product": "NVIDIA H100 80GB"}}, "is not a valid label value"),
     ({"labels": {"x" * 64: "a"}}, "is not a valid label or taint key"),
     ({"taints": [{"key": "nvidia.com/gpu", "effect": "NoScheduleAtAll"}]}, "nodes[0].taints[0].effect: 'NoScheduleAtAll' is not one of NoSchedule"),

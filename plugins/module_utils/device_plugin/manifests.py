@@ -20,12 +20,14 @@ import copy
 import hashlib
 import re
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY, pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
     fail,
     qualified_name_problem,
+    valid_image,
     valid_label_value,
     valid_toleration,
     with_defaults,
@@ -45,7 +47,6 @@ RUNTIME_CLASS_NAME = "nvidia"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
 DEFAULT_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
-MIG_STRATEGIES = ("none", "single", "mixed")
 DEFAULT_TIME_SLICED_RESOURCES = ("nvidia.com/gpu",)
 
 DEFAULTS = {
@@ -82,22 +83,6 @@ DEFAULT_TOLERATIONS = (
     {"key": "CriticalAddonsOnly", "operator": "Exists"},
 )
 
-# nvidia.com/gpu, or a MIG profile as the mixed strategy names it: nvidia.com/mig-1g.10gb, mig-1g.10gb+me
-_SHAREABLE_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb(\+[a-z.]+)?)$")
-
-
-def _image(image):
-    if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
-        fail("image", "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % DEFAULT_IMAGE)
-    name, _at, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rpartition(":")[2] if ":" in last else None
-    if tag == "latest":
-        fail("image", "%s uses the tag latest, which moves under a running DaemonSet and makes nodes run different plugins"
-             % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
-    if not tag and not digest:
-        fail("image", "%s has no tag, so the runtime pulls latest" % image, "Pin a release, for example %s." % DEFAULT_IMAGE)
-    return image
 
 
 def _time_slicing(value, mig_strategy):
@@ -129,10 +114,11 @@ def _time_slicing(value, mig_strategy):
         fail("time_slicing.resources", "expected a list of resource names", "For example [nvidia.com/gpu].")
     for index, resource in enumerate(resources):
         path = "time_slicing.resources[%d]" % index
-        if not isinstance(resource, str) or not _SHAREABLE_RESOURCE.match(resource):
+        # nvidia.com/gpu, or a MIG profile as the mixed strategy names it (not an already shared .shared name)
+        if not isinstance(resource, str) or (classify(resource) or ("shared",))[0] == "shared":
             fail(path, "%r is not a resource the device plugin advertises" % (resource,),
                  "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
-        if resource.startswith("nvidia.com/mig-") and mig_strategy != "mixed":
+        if classify(resource)[0] == "mig" and mig_strategy != "mixed":
             fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
                  "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
                  "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
@@ -177,7 +163,7 @@ def validate(spec):
         fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
     return {
         "namespace": namespace,
-        "image": _image(merged["image"]),
+        "image": valid_image("image", merged["image"], DEFAULT_IMAGE),
         "mig_strategy": merged["mig_strategy"],
         "time_slicing": _time_slicing(merged["time_slicing"], merged["mig_strategy"]),
         "runtime_class": merged["runtime_class"],

@@ -5,31 +5,17 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 
 try:
     from kubernetes.utils.quantity import parse_quantity
 except ImportError:  # guarded in the module; the pure helpers below need it only when called
     parse_quantity = None
 
-# nvidia.com/gpu, nvidia.com/gpu.shared, nvidia.com/mig-1g.10gb, nvidia.com/mig-1g.10gb+me, nvidia.com/mig-3g.40gb.shared
-GPU_RESOURCE = re.compile(r"^nvidia\.com/(?:(?P<gpu>gpu)|mig-(?P<profile>[0-9a-z.+]+?))(?P<shared>\.shared)?$")
-
 LABEL_PREFIX = "nvidia.com/"
 TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-def classify(resource_name):
-    """('gpu'|'mig'|'shared', mig profile or None) for a GPU resource name, None for anything else."""
-    match = GPU_RESOURCE.match(resource_name)
-    if not match:
-        return None
-    if match.group("shared"):
-        return "shared", match.group("profile")
-    if match.group("profile"):
-        return "mig", match.group("profile")
-    return "gpu", None
 
 
 def _count(value):

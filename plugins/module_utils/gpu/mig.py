@@ -20,9 +20,9 @@ A layout file:
 from __future__ import annotations
 
 import itertools
-import re
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import GPU, GPU_INSTANCE_PROFILE, MIG_STRATEGIES, mig_resource
 
 try:
     import yaml
@@ -47,7 +47,6 @@ except ImportError:
 
 # mig-parted also names compute-instance profiles such as 1c.3g.40gb; this collection
 # creates one compute instance spanning each GPU instance.
-PROFILE_NAME = re.compile(r"^\d+g\.\d+gb([+-][a-z]+(\.[a-z]+)?)?$")
 
 
 class LayoutError(InferopsError):
@@ -97,7 +96,7 @@ def _check_entry(entry, where):
         raise LayoutError("%s: mig-enabled is false but mig-devices is set; MIG devices need MIG mode. "
                           "Set mig-enabled: true or remove mig-devices." % where)
     for profile, count in mig_devices.items():
-        if not PROFILE_NAME.match(str(profile)):
+        if not GPU_INSTANCE_PROFILE.match(str(profile)):
             raise LayoutError("%s.mig-devices: %r is not a GPU instance profile name such as 1g.10gb or 3g.40gb "
                               "(compute-instance profiles like 1c.3g.40gb are not supported)" % (where, profile))
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -244,15 +243,15 @@ def advertised_resources(gpus, strategy):
     MIG-enabled with one profile, or the plugin refuses to start); mixed: MIG devices as
     nvidia.com/mig-<profile>, GPUs without MIG as nvidia.com/gpu.
     """
-    if strategy not in ("none", "single", "mixed"):
-        raise LayoutError("mig_strategy: %r is not one of none, single, mixed" % (strategy,))
+    if strategy not in MIG_STRATEGIES:
+        raise LayoutError("mig_strategy: %r is not one of %s" % (strategy, ", ".join(MIG_STRATEGIES)))
     counts = {}
 
     def add(name, number=1):
         counts[name] = counts.get(name, 0) + number
 
     if strategy == "none":
-        add("nvidia.com/gpu", len(gpus))
+        add(GPU, len(gpus))
         return counts
     profiles = set()
     for gpu in gpus:
@@ -260,12 +259,12 @@ def advertised_resources(gpus, strategy):
         if gpu["mig_mode"]["current"]:
             for device in devices:
                 profiles.add(device["profile"])
-                add("nvidia.com/gpu" if strategy == "single" else "nvidia.com/mig-%s" % device["profile"])
+                add(GPU if strategy == "single" else mig_resource(device["profile"]))
         elif strategy == "single":
             raise LayoutError("mig_strategy single: GPU %d has MIG disabled; the single strategy needs MIG on every GPU "
                               "(use mixed)" % gpu["index"])
         else:
-            add("nvidia.com/gpu")
+            add(GPU)
     if strategy == "single" and len(profiles) > 1:
         raise LayoutError("mig_strategy single: the GPUs carry %s; the single strategy needs one profile on every GPU "
                           "(use mixed)" % ", ".join(sorted(profiles)))

@@ -16,9 +16,9 @@ import re
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
     build_inventory,
-    classify,
     pod_gpu_requests,
 )
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import KSERVE_GROUP, condition, pod_ready
 

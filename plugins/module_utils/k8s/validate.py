@@ -38,6 +38,22 @@ def with_defaults(given, defaults, what):
     return merged
 
 
+def valid_image(path, image, example):
+    """An image reference with a pinned tag or a digest. `latest` and no tag are refused: they move, so
+    pods of one workload end up running different versions."""
+    if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
+        fail(path, "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % example)
+    name, _at, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.rpartition(":")[2] if ":" in last else None
+    if tag == "latest":
+        fail(path, "%s uses the tag latest, which moves: pods started at different times run different versions" % image,
+             "Pin a release, for example %s." % example)
+    if not tag and not digest:
+        fail(path, "%s has no tag, so the node pulls latest" % image, "Pin a release, for example %s." % example)
+    return image
+
+
 def qualified_name_problem(name):
     """Why name is not a valid label (or taint) key, or None: [prefix/]name as the API checks it."""
     prefix, _sep, local = name.rpartition("/")
@@ -48,8 +64,11 @@ def qualified_name_problem(name):
     return None
 
 
-def valid_label_value(path, value):
-    """A label-like value as the API wants it: a string. YAML's true/1 are refused, not converted."""
+def valid_label_value(path, value, integers=False):
+    """A label-like value as the API wants it: a string. YAML's true is refused, not converted; so is 1,
+    unless integers=True (a count such as nvidia.com/gpu.count: 8), which makes it "8"."""
+    if integers and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, str):
         fail(path, "label values are strings, got %s %r" % (type(value).__name__, value),
              "Quote it in YAML, for example '%s'." % (str(value).lower() if isinstance(value, bool) else value))

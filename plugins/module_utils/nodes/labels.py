@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import LABEL_VALUE, TAINT_EFFECTS, qualified_name_problem
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import TAINT_EFFECTS, qualified_name_problem, valid_label_value
 
 OWNED_LABELS = "inferops.kubernetes/owned-labels"
 OWNED_TAINTS = "inferops.kubernetes/owned-taints"
-MIG_STRATEGIES = ("none", "single", "mixed")
 # Writes in flight at once: enough to hide the round trip, few enough not to crowd the API server.
 WRITE_WORKERS = 8
 
@@ -33,20 +33,6 @@ def check_key(key, where):
     if qualified_name_problem(key):
         raise LabelError("%s: %r is not a valid label or taint key (an optional DNS prefix, '/', and a name of at most "
                          "63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)" % (where, key))
-
-
-def label_value(value, where):
-    """The string value of a label; booleans are refused because YAML turned them from text into true/false."""
-    if isinstance(value, bool):
-        raise LabelError("%s: got the boolean %s; label values are strings. Quote it: \"%s\""
-                         % (where, str(value).lower(), str(value).lower()))
-    if isinstance(value, float) or not isinstance(value, (str, int)):
-        raise LabelError("%s: %r is not a label value; give a string" % (where, value))
-    text = str(value)
-    if len(text) > 63 or not LABEL_VALUE.match(text):
-        raise LabelError("%s: %r is not a valid label value (at most 63 letters, digits, '-', '_' or '.', "
-                         "starting and ending with a letter or digit)" % (where, text))
-    return text
 
 
 def _product(name):
@@ -107,7 +93,7 @@ def labels_from_facts(facts, mig_strategy, where):
             "nvidia.com/gpu.memory": str(memory),
         })
     for key, value in labels.items():
-        label_value(value, "%s (derived %s)" % (where, key))
+        valid_label_value("%s (derived %s)" % (where, key), value)
     return labels
 
 
@@ -119,7 +105,7 @@ def _taint(taint, where):
         raise LabelError("%s.effect: %r is not one of %s" % (where, taint.get("effect"), ", ".join(TAINT_EFFECTS)))
     clean = {"key": taint["key"], "effect": taint["effect"]}
     if taint.get("value") not in (None, ""):
-        clean["value"] = label_value(taint["value"], "%s.value" % where)
+        clean["value"] = valid_label_value("%s.value" % where, taint["value"], integers=True)
     return clean
 
 
@@ -130,7 +116,7 @@ def desired_state(spec, where):
         labels.update(labels_from_facts(spec["gpu_facts"], spec.get("mig_strategy") or "none", where))
     for key, value in (spec.get("labels") or {}).items():
         check_key(key, "%s.labels" % where)
-        labels[key] = label_value(value, "%s.labels.%s" % (where, key))
+        labels[key] = valid_label_value("%s.labels.%s" % (where, key), value, integers=True)
     taints = [_taint(t, "%s.taints[%d]" % (where, i)) for i, t in enumerate(spec.get("taints") or [])]
     seen = set()
     for taint in taints:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import classify, pod_gpu_requests
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import pod_gpu_requests
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 
 # Marks a cordon this collection made, so `ready` lifts only its own.

@@ -16,10 +16,21 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import (
+    ALL_KNOWN_PROFILES,
+    GPU,
+    GPU_INSTANCE_PROFILE,
+    KNOWN_PROFILES_WITHOUT_A_DEVICE,
+    MIG_STRATEGIES,
+    classify,
+    mig_family,
+    mig_resource,
+)
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     InputError,
     qualified_name_problem,
+    valid_image,
     valid_label_value,
     valid_toleration,
     with_defaults,
@@ -66,23 +77,7 @@ VERSION_POLICIES = ("latest", "all", "specific")
 SELECTOR_KEYS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_MIG_PROFILE = re.compile(r"^[0-9]+g\.[0-9]+gb(\+me)?$")
-_GPU_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb(\+me)?)(\.shared)?$")
 _URI = re.compile(r"^([a-z][a-z0-9+.-]*)://(.+)$")
-
-# MIG profiles each GPU model can be partitioned into (NVIDIA's MIG user guide), by the
-# product name GPU feature discovery puts in nvidia.com/gpu.product.
-MIG_PROFILES = {
-    "A30": ("1g.6gb", "1g.6gb+me", "2g.12gb", "2g.12gb+me", "4g.24gb"),
-    "A100-40GB": ("1g.5gb", "1g.5gb+me", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb"),
-    "A100-80GB": ("1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
-    "H100-80GB": ("1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
-    "H100-94GB": ("1g.12gb", "1g.12gb+me", "1g.24gb", "2g.24gb", "3g.47gb", "4g.47gb", "7g.94gb"),
-    "H100-96GB": ("1g.12gb", "1g.12gb+me", "1g.24gb", "2g.24gb", "3g.48gb", "4g.48gb", "7g.96gb"),
-    "H200": ("1g.18gb", "1g.18gb+me", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb"),
-    "B200": ("1g.23gb", "1g.23gb+me", "1g.45gb", "2g.45gb", "3g.90gb", "4g.90gb", "7g.180gb"),
-}
-ALL_MIG_PROFILES = sorted({p for profiles in MIG_PROFILES.values() for p in profiles})
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {
@@ -90,19 +85,6 @@ _SUFFIX = {
     "G": Decimal("1e9"), "T": Decimal("1e12"), "P": Decimal("1e15"), "E": Decimal("1e18"),
     "Ki": Decimal(2 ** 10), "Mi": Decimal(2 ** 20), "Gi": Decimal(2 ** 30), "Ti": Decimal(2 ** 40), "Pi": Decimal(2 ** 50), "Ei": Decimal(2 ** 60),
 }
-
-
-def mig_family(product):
-    """The MIG_PROFILES key of a nvidia.com/gpu.product value (NVIDIA-A100-SXM4-80GB -> A100-80GB), or None."""
-    for model in ("A100", "H100", "H200", "A30", "B200"):
-        if re.search(r"(^|-)%s(-|$)" % model, product):
-            memory = re.search(r"-([0-9]+)GB", product)
-            if model in ("A100", "H100"):
-                if not memory:
-                    return "H100-94GB" if "NVL" in product else None
-                model = "%s-%sGB" % (model, memory.group(1))
-            return model if model in MIG_PROFILES else None
-    return None
 
 
 class SpecError(InputError):
@@ -142,21 +124,6 @@ def _string(path, value, example):
     if not isinstance(value, str) or not value:
         _fail(path, "expected a non-empty string, got %r" % (value,), "For example %s; quote it in YAML." % example)
     return value
-
-
-def check_image(path, image, example):
-    """An image reference with a pinned tag or a digest; `latest` and no tag are refused."""
-    if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
-        _fail(path, "%r is not an image reference" % (image,), "Give REGISTRY/REPOSITORY:TAG, for example %s." % example)
-    name, _at, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rpartition(":")[2] if ":" in last else None
-    if tag == "latest":
-        _fail(path, "%s uses the tag latest, which moves: replicas end up running different servers" % image,
-              "Pin a release, for example %s." % example)
-    if not tag and not digest:
-        _fail(path, "%s has no tag, so the node pulls latest" % image, "Pin a release, for example %s." % example)
-    return image
 
 
 def parse_quantity(path, value):
@@ -399,33 +366,33 @@ def _gpu(value):
     if profile is None:
         # mig_strategy only matters for a MIG profile (the module's option has a default, so it is always there)
         resource = resource or "nvidia.com/gpu"
-        if not isinstance(resource, str) or not _GPU_RESOURCE.match(resource):
+        if not isinstance(resource, str) or not classify(resource):
             _fail("gpu.resource", "%r is not a resource the NVIDIA device plugin advertises" % (resource,),
                   "Use nvidia.com/gpu, nvidia.com/gpu.shared (time-slicing) or set gpu.mig_profile.")
         return {"resource": resource, "count": count, "product": product, "mig_profile": None}
-    if not isinstance(profile, str) or not _MIG_PROFILE.match(profile):
+    if not isinstance(profile, str) or not GPU_INSTANCE_PROFILE.match(profile):
         _fail("gpu.mig_profile", "%r is not a MIG profile name" % (profile,), "Use <slices>g.<memory>gb, for example 1g.10gb.")
     if strategy == "none":
         _fail("gpu.mig_strategy", "the none strategy advertises whole GPUs only, so no %s device exists" % profile,
               "Use mixed (nvidia.com/mig-<profile> resources) or single, as the device plugin is configured.")
-    if strategy not in ("mixed", "single"):
+    if strategy not in MIG_STRATEGIES:
         _fail("gpu.mig_strategy", "%r is not a MIG strategy" % (strategy,), "Use mixed or single.")
-    if profile not in ALL_MIG_PROFILES:
+    # No device is at hand here: the profile is checked against the known models' profiles.
+    if profile not in ALL_KNOWN_PROFILES:
         _fail("gpu.mig_profile", "no GPU model has a MIG profile %s" % profile,
-              "Use a real profile, for example %s." % ", ".join(MIG_PROFILES["A100-80GB"][:4]))
+              "Use a real profile, for example %s." % ", ".join(KNOWN_PROFILES_WITHOUT_A_DEVICE["A100-80GB"][:4]))
     if product:
         family = mig_family(product)
-        if family and profile not in MIG_PROFILES[family]:
+        if family and profile not in KNOWN_PROFILES_WITHOUT_A_DEVICE[family]:
             _fail("gpu.mig_profile", "a %s cannot be partitioned into %s" % (product, profile),
-                  "Use one of its profiles: %s." % ", ".join(MIG_PROFILES[family]))
+                  "Use one of its profiles: %s." % ", ".join(KNOWN_PROFILES_WITHOUT_A_DEVICE[family]))
     if strategy == "single":
         # The single strategy advertises MIG devices as nvidia.com/gpu and names the profile in the product label.
         if not product:
             _fail("gpu.product", "with mig_strategy single, the MIG profile is chosen by the product label",
                   "Set gpu.product to the GPU's name, for example NVIDIA-A100-SXM4-80GB.")
-        return {"resource": "nvidia.com/gpu", "count": count, "product": "%s-MIG-%s" % (product, profile),
-                "mig_profile": profile}
-    return {"resource": "nvidia.com/mig-%s" % profile, "count": count, "product": product, "mig_profile": profile}
+        return {"resource": GPU, "count": count, "product": "%s-MIG-%s" % (product, profile), "mig_profile": profile}
+    return {"resource": mig_resource(profile), "count": count, "product": product, "mig_profile": profile}
 
 
 def _resources(value, gpu):
@@ -501,7 +468,7 @@ def _warmup(runtime, value, model_name, model_inputs=()):
     checked = {
         "count": _whole("warmup.count", warmup.get("count", 10), 1),
         "listen_port": _whole("warmup.listen_port", warmup.get("listen_port", rt.WARMUP_PORT), 1, 65535, what="a port number"),
-        "image": check_image("warmup.image", warmup.get("image", rt.WARMUP_IMAGE), rt.WARMUP_IMAGE),
+        "image": valid_image("warmup.image", warmup.get("image", rt.WARMUP_IMAGE), rt.WARMUP_IMAGE),
     }
     for option, default in (("poll_interval_s", 1.0), ("request_timeout_s", 10.0)):
         number = warmup.get(option, default)
@@ -629,7 +596,7 @@ def validate(params):
         image = rt.IMAGES[runtime]["gpu" if gpu else "cpu"]
     if image is not None:
         example = rt.KSERVE_IMAGES.get(model.get("format"), "") if runtime == "kserve" else rt.IMAGES[runtime]["cpu"]
-        check_image("image", image, example or "docker.io/kserve/sklearnserver:%s" % rt.KSERVE_VERSION)
+        valid_image("image", image, example or "docker.io/kserve/sklearnserver:%s" % rt.KSERVE_VERSION)
     max_unavailable = merged["max_unavailable"]
     if isinstance(max_unavailable, str) and re.match(r"^[0-9]{1,3}%$", max_unavailable):
         pass

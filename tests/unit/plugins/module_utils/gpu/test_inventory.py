@@ -8,7 +8,6 @@ import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
     build_inventory,
-    classify,
     pod_gpu_requests,
 )
 
@@ -50,24 +49,6 @@ def gpu(n, resource="nvidia.com/gpu", requests=True):
     if requests:
         res["requests"] = {resource: str(n)}
     return {"name": "c", "resources": res}
-
-
-@pytest.mark.parametrize(
-    "name, expected",
-    [
-        ("nvidia.com/gpu", ("gpu", None)),
-        ("nvidia.com/gpu.shared", ("shared", None)),
-        ("nvidia.com/mig-1g.10gb", ("mig", "1g.10gb")),
-        ("nvidia.com/mig-1g.10gb+me", ("mig", "1g.10gb+me")),
-        ("nvidia.com/mig-3g.40gb.shared", ("shared", "3g.40gb")),
-        ("nvidia.com/mig-1c.3g.20gb", ("mig", "1c.3g.20gb")),
-        ("cpu", None),
-        ("amd.com/gpu", None),
-        ("nvidia.com/gpux", None),
-    ],
-)
-def test_classify(name, expected):
-    assert classify(name) == expected
 
 
 def test_extended_resource_request_defaults_to_limit():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sConflictError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import (
     OWNED_LABELS,
@@ -57,8 +58,9 @@ def test_no_gpu_means_present_false():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"labels": {"a.example.com/x": True}}, 'got the boolean true; label values are strings. Quote it: "true"'),
-    ({"labels": {"a.example.com/x": 1.5}}, "1.5 is not a label value"),
+    ({"labels": {"a.example.com/x": True}}, "nodes[0].labels.a.example.com/x: label values are strings, got bool True. "
+                                            "Quote it in YAML, for example 'true'."),
+    ({"labels": {"a.example.com/x": 1.5}}, "label values are strings, got float 1.5"),
     ({"labels": {"bad key": "v"}}, "is not a valid label or taint key"),
     ({"labels": {"a.example.com/x": "-dash"}}, "is not a valid label value"),
     ({"taints": [{"key": "k", "effect": "Never"}]}, "taints[0].effect"),
@@ -66,7 +68,7 @@ def test_no_gpu_means_present_false():
     ({"gpu_facts": FACTS, "mig_strategy": "partial"}, "mig_strategy: 'partial' is not one of none, single, mixed"),
 ])
 def test_bad_input(spec, message):
-    with pytest.raises(LabelError) as err:
+    with pytest.raises(InputError) as err:
         desired_state(dict({"name": "n1"}, **spec), "nodes[0]")
     assert message in str(err.value) and "nodes[0]" in str(err.value)
 

@@ -138,9 +138,3 @@ def test_quantities(text, value):
     assert stack_spec.parse_quantity("x", text) == stack_spec.Decimal(value)
 
 
-@pytest.mark.parametrize("product, family", [
-    ("NVIDIA-A100-SXM4-80GB", "A100-80GB"), ("NVIDIA-A100-PCIE-40GB", "A100-40GB"), ("NVIDIA-H100-80GB-HBM3", "H100-80GB"),
-    ("NVIDIA-H100-NVL", "H100-94GB"), ("NVIDIA-H200", "H200"), ("NVIDIA-A30", "A30"), ("Tesla-T4", None), ("NVIDIA-L4", None),
-])
-def test_mig_family_of_product_labels(product, family):
-    assert stack_spec.mig_family(product) == family
