@@ -8,6 +8,8 @@ nothing else in the stack hard-codes a port or a path.
 
 from __future__ import annotations
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
+
 RUNTIMES = ("tensorflow_serving", "torchserve", "triton", "onnxruntime", "kserve")
 
 # The user id the runtimes' own images run as (tensorflow/serving runs as root by default;
@@ -82,34 +84,34 @@ MODEL_ROOT = {
 def health_path(runtime, model_name, protocol="v1"):
     """The HTTP path that answers 200 once the model can serve."""
     if runtime == "tensorflow_serving":
-        return "/v1/models/%s" % model_name
+        return protocols.v1_model_path(model_name)
     if runtime in ("triton", "onnxruntime"):
-        return "/v2/health/ready"
+        return protocols.V2_HEALTH_READY
     if runtime == "torchserve":
-        return "/ping"
+        return protocols.TORCHSERVE_PING
     if protocol == "v2":
-        return "/v2/models/%s/ready" % model_name
-    return "/v1/models/%s" % model_name
+        return protocols.v2_model_ready_path(model_name)
+    return protocols.v1_model_path(model_name)
 
 
 def liveness_path(runtime, model_name, protocol="v1"):
     """A path that answers while the process is alive, whether or not the model is loaded."""
     if runtime in ("triton", "onnxruntime"):
-        return "/v2/health/live"
+        return protocols.V2_HEALTH_LIVE
     if runtime == "kserve":
-        return "/v2/health/live" if protocol == "v2" else "/"
+        return protocols.V2_HEALTH_LIVE if protocol == "v2" else protocols.KSERVE_V1_LIVE
     return health_path(runtime, model_name, protocol)
 
 
 def predict_path(runtime, model_name, protocol="v1"):
     """Where an inference request for the model goes (the warmup sidecar's target)."""
     if runtime == "tensorflow_serving":
-        return "/v1/models/%s:predict" % model_name
+        return protocols.v1_predict_path(model_name)
     if runtime == "torchserve":
-        return "/predictions/%s" % model_name
+        return protocols.torchserve_predict_path(model_name)
     if runtime in ("triton", "onnxruntime") or protocol == "v2":
-        return "/v2/models/%s/infer" % model_name
-    return "/v1/models/%s:predict" % model_name
+        return protocols.v2_infer_path(model_name)
+    return protocols.v1_predict_path(model_name)
 
 
 def uses_native_warmup(runtime):
