@@ -240,7 +240,8 @@ def _versions(runtime, model):
     versions = model.get("versions")
     if versions is not None:
         if runtime.versions is None:
-            _fail("model.versions", "applies to tensorflow_serving, triton and onnxruntime", runtime.versions_fix)
+            _fail("model.versions", "applies to tensorflow_serving, triton and onnxruntime",
+                  runtime.versions_fix or "Leave it out for %s." % runtime.name)
         if not isinstance(versions, list) or not versions:
             _fail("model.versions", "expected a list of version numbers", "For example [1, 2].")
         versions = [_whole("model.versions[%d]" % i, v, 1) for i, v in enumerate(versions)]

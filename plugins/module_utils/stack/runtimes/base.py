@@ -45,7 +45,7 @@ class Runtime:
     #: how model versions are chosen: None (model.versions does not apply), "policy" (a version policy
     #: in the server's configuration), "mounted" (the version directories the module mounts)
     versions = None
-    #: the fix a refusal of model.versions gives, where versions do not apply
+    #: the fix a refusal of model.versions gives, where versions do not apply (None: leave it out)
     versions_fix = None
     #: Triton-style backends and tensor data types (empty where model.backend does not apply)
     backends = ()
