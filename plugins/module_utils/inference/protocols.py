@@ -9,6 +9,11 @@
   ``POST /v2/models/<m>[/versions/<v>]/infer`` with ``{"inputs": [{"name", "shape", "datatype", "data"}]}``.
 - ``torchserve``: ``POST /predictions/<m>[/<v>]`` with the body given as is (JSON for a dict or list).
 - ``raw``: any method and path with the body given.
+
+The REST path grammar of each protocol lives here and only here: the requests below, and the
+inference stack's probes and warmup targets, are all spelt by the path functions of this module.
+Model names and versions are percent-encoded; a name the stack accepts (letters, digits, ``_.-``)
+comes out as it went in.
 """
 
 from __future__ import annotations
@@ -27,8 +32,46 @@ class ProtocolError(InputError):
     """A request that cannot be built; the message names the option and the fix."""
 
 
+# Server-wide health endpoints (no model in the path).
+V2_HEALTH_READY = "/v2/health/ready"
+V2_HEALTH_LIVE = "/v2/health/live"
+# TorchServe's inference API health check.
+TORCHSERVE_PING = "/ping"
+# The KServe V1 model server answers its root with {"status": "alive"} while the process runs.
+KSERVE_V1_LIVE = "/"
+
+
 def _quote(value):
     return urllib.parse.quote(str(value), safe="")
+
+
+def v1_model_path(model, version=None):
+    """TF Serving's model status (``/v1/models/<m>[/versions/<v>]``); without a version, KServe V1's model ready."""
+    suffix = "/versions/%s" % _quote(version) if version else ""
+    return "/v1/models/%s%s" % (_quote(model), suffix)
+
+
+def v1_predict_path(model, version=None):
+    """TF Serving REST and KServe V1 predict (KServe V1 addresses no versions)."""
+    return v1_model_path(model, version) + ":predict"
+
+
+def v2_model_ready_path(model, version=None):
+    """Open Inference Protocol (KServe V2) model readiness."""
+    suffix = "/versions/%s" % _quote(version) if version else ""
+    return "/v2/models/%s%s/ready" % (_quote(model), suffix)
+
+
+def v2_infer_path(model, version=None):
+    """Open Inference Protocol (KServe V2) inference."""
+    suffix = "/versions/%s" % _quote(version) if version else ""
+    return "/v2/models/%s%s/infer" % (_quote(model), suffix)
+
+
+def torchserve_predict_path(model, version=None):
+    """TorchServe's inference API: ``/predictions/<m>[/<v>]``."""
+    suffix = "/%s" % _quote(version) if version else ""
+    return "/predictions/%s%s" % (_quote(model), suffix)
 
 
 def _encode(body):
@@ -41,10 +84,9 @@ def _encode(body):
     return json.dumps(body, separators=(",", ":")).encode("utf-8"), JSON
 
 
-def _model(model, protocol):
+def _require_model(model, protocol):
     if not model:
         raise ProtocolError("model is required with protocol=%s" % protocol)
-    return _quote(model)
 
 
 def build_request(protocol, model=None, version=None, payload=None, method="POST", path=None):
@@ -64,22 +106,20 @@ def build_request(protocol, model=None, version=None, payload=None, method="POST
         headers = {"Content-Type": content_type} if content_type else {}
         return {"method": method, "path": path, "headers": headers, "body": body}
 
-    name = _model(model, protocol)
+    _require_model(model, protocol)
     if payload is None:
         raise ProtocolError("payload is required with protocol=%s (a sample input the model accepts)" % protocol)
     if protocol in ("tf_serving", "kserve_v1"):
         if protocol == "kserve_v1" and version:
             raise ProtocolError("the KServe V1 protocol has no model versions in its path; leave model_version unset")
-        suffix = "/versions/%s" % _quote(version) if version else ""
-        path = "/v1/models/%s%s:predict" % (name, suffix)
+        path = v1_predict_path(model, version)
         if isinstance(payload, list):
             payload = {"instances": payload}
         elif not (isinstance(payload, dict) and ("instances" in payload or "inputs" in payload)):
             raise ProtocolError("payload for protocol=%s must be the list of instances, or an object with "
                                 "'instances' (row format) or 'inputs' (columnar format)" % protocol)
     elif protocol in ("v2", "triton"):
-        suffix = "/versions/%s" % _quote(version) if version else ""
-        path = "/v2/models/%s%s/infer" % (name, suffix)
+        path = v2_infer_path(model, version)
         if isinstance(payload, list):
             payload = {"inputs": payload}
         if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
@@ -91,8 +131,7 @@ def build_request(protocol, model=None, version=None, payload=None, method="POST
                 raise ProtocolError("payload input %d lacks %s (each input tensor needs name, shape, datatype and data)"
                                     % (index, ", ".join(missing)))
     else:
-        suffix = "/%s" % _quote(version) if version else ""
-        path = "/predictions/%s%s" % (name, suffix)
+        path = torchserve_predict_path(model, version)
     body, content_type = _encode(payload)
     return {"method": "POST", "path": path, "headers": {"Content-Type": content_type or "application/octet-stream"}, "body": body}
 
@@ -100,11 +139,9 @@ def build_request(protocol, model=None, version=None, payload=None, method="POST
 def health_path(protocol, model=None, version=None):
     """The path that says the model is loaded and ready, per protocol (None for raw)."""
     if protocol in ("tf_serving", "kserve_v1"):
-        suffix = "/versions/%s" % _quote(version) if protocol == "tf_serving" and version else ""
-        return "/v1/models/%s%s" % (_quote(model), suffix)
+        return v1_model_path(model, version if protocol == "tf_serving" else None)
     if protocol in ("v2", "triton"):
-        suffix = "/versions/%s" % _quote(version) if version else ""
-        return "/v2/models/%s%s/ready" % (_quote(model), suffix)
+        return v2_model_ready_path(model, version)
     if protocol == "torchserve":
-        return "/ping"
+        return TORCHSERVE_PING
     return None

@@ -13,7 +13,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply impo
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import connect
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout, runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
@@ -57,8 +57,9 @@ def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure
     message = "%s %s did not become ready within %ss: %s. %s" % (spec["runtime"], spec["name"], timeout, unready, causes)
     if not rollback_on_failure:
         return state, None, message
-    if spec["runtime"] == "kserve":
-        return state, None, message + " rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
+    note = runtimes.get(spec["runtime"]).rollback_note
+    if note:
+        return state, None, message + " " + note
     undone = rollout.rollback(client, spec["namespace"], spec["name"])
     if undone.get("rolled_back"):
         message += " Rolled back from revision %s to revision %s." % (undone.get("from_revision"), undone.get("to_revision"))

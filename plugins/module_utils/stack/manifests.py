@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import kserve, pdb, service, warmup, workload
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import pdb
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
 
@@ -53,7 +54,8 @@ def namespace(spec):
 
 
 def build_manifests(spec):
-    """ConfigMaps and ServingRuntime first (pods read them), then the workload, Service and PodDisruptionBudget.
+    """The runtime's objects in apply order (ConfigMaps and ServingRuntime first: pods read them; then the
+    workload and Service), then the PodDisruptionBudget.
 
     With create_namespace, the Namespace comes first (apply_objects puts Namespaces first anyway).
     """
@@ -64,18 +66,6 @@ def build_manifests(spec):
 
 
 def _stack_objects(spec):
-    if spec["runtime"] == "kserve":
-        objects = []
-        runtime = kserve.serving_runtime(spec)
-        if runtime:
-            objects.append(runtime)
-        if warmup.needs_sidecar(spec):
-            objects.append(warmup.config_map(spec))
-        objects.append(kserve.inference_service(spec))
-    else:
-        config_maps = [workload.SERVERS[spec["runtime"]].config_map(spec)]
-        if warmup.needs_sidecar(spec):
-            config_maps.append(warmup.config_map(spec))
-        objects = config_maps + [workload.deployment(spec, config_maps), service.service(spec)]
+    objects = runtimes.get(spec["runtime"]).objects(spec)
     objects.append(pdb.pod_disruption_budget(spec))
     return apply_overrides(objects, spec["overrides"])

@@ -36,6 +36,8 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
     with_defaults,
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import kserve as kserve_runtime
 
 DEFAULTS = {
     "name": None,
@@ -170,6 +172,7 @@ def _labels(path, value, example="{team: vision}"):
 
 
 def _storage(runtime, model):
+    """runtime: the Runtime object (its storage_schemes)."""
     pvc, uri = model.get("pvc"), model.get("storage_uri")
     if pvc and uri:
         _fail("model", "both pvc and storage_uri are set", "Give one: pvc (with path) or storage_uri.")
@@ -180,7 +183,7 @@ def _storage(runtime, model):
     if pvc:
         return {"pvc": _name("model.pvc", pvc, 253), "path": path, "storage_uri": None, "scheme": "pvc"}
     if not uri:
-        supported = rt.STORAGE_SCHEMES[runtime]
+        supported = runtime.storage_schemes
         _fail("model", "no model source", "Set model.pvc (and model.path)%s." % (
             " or model.storage_uri (%s)" % ", ".join("%s://" % s for s in supported) if supported else ""))
     if model.get("path"):
@@ -189,24 +192,23 @@ def _storage(runtime, model):
     if not match:
         _fail("model.storage_uri", "%r is not a URI" % (uri,), "For example gs://bucket/models/resnet50.")
     scheme = match.group(1)
-    supported = rt.STORAGE_SCHEMES[runtime]
+    supported = runtime.storage_schemes
     if scheme not in supported:
         if not supported:
             fix = ("%s reads its model repository from a PVC here (the module writes the model configuration beside the "
-                   "versions): set model.pvc and model.path, or use runtime kserve for a storage URI." % runtime)
+                   "versions): set model.pvc and model.path, or use runtime kserve for a storage URI." % runtime.name)
         else:
-            fix = "%s supports %s, or model.pvc." % (runtime, ", ".join("%s://" % s for s in supported))
-        _fail("model.storage_uri", "%s:// is not a scheme %s can read" % (scheme, runtime), fix)
+            fix = "%s supports %s, or model.pvc." % (runtime.name, ", ".join("%s://" % s for s in supported))
+        _fail("model.storage_uri", "%s:// is not a scheme %s can read" % (scheme, runtime.name), fix)
     return {"pvc": None, "path": "", "storage_uri": uri, "scheme": scheme}
 
 
 def _versions(runtime, model):
     versions = model.get("versions")
     if versions is not None:
-        if runtime in ("torchserve", "kserve"):
-            fix = ("TorchServe takes the version from the model archive: set model.version (and model.mar_file)."
-                   if runtime == "torchserve" else "Roll a new version out with kserve.canary_traffic_percent.")
-            _fail("model.versions", "applies to tensorflow_serving, triton and onnxruntime", fix)
+        if runtime.versions is None:
+            _fail("model.versions", "applies to tensorflow_serving, triton and onnxruntime",
+                  runtime.versions_fix or "Leave it out for %s." % runtime.name)
         if not isinstance(versions, list) or not versions:
             _fail("model.versions", "expected a list of version numbers", "For example [1, 2].")
         versions = [_whole("model.versions[%d]" % i, v, 1) for i, v in enumerate(versions)]
@@ -215,18 +217,18 @@ def _versions(runtime, model):
     policy = model.get("version_policy")
     if policy is not None and policy not in VERSION_POLICIES:
         _fail("model.version_policy", "%r is not a version policy" % (policy,), "Use latest, all or specific.")
-    if policy and runtime not in ("tensorflow_serving", "triton", "onnxruntime"):
-        _fail("model.version_policy", "applies to tensorflow_serving, triton and onnxruntime", "Leave it out for %s." % runtime)
-    if runtime in ("triton", "onnxruntime"):
+    if policy and runtime.versions is None:
+        _fail("model.version_policy", "applies to tensorflow_serving, triton and onnxruntime", "Leave it out for %s." % runtime.name)
+    if runtime.versions == "mounted":
         # The versions are the directories mounted from the PVC: Triton serves exactly those.
         if policy not in (None, "specific"):
-            _fail("model.version_policy", "%s serves the versions the module mounts from the PVC" % runtime,
+            _fail("model.version_policy", "%s serves the versions the module mounts from the PVC" % runtime.name,
                   "List them in model.versions (policy specific), or leave version_policy out.")
         return {"versions": versions or [1], "version_policy": "specific", "latest_versions": None, "version_labels": {}}
-    if runtime != "tensorflow_serving":
+    if runtime.versions != "policy":
         for option in ("latest_versions", "version_labels"):
             if model.get(option) is not None:
-                _fail("model.%s" % option, "applies to tensorflow_serving only", "Leave it out for %s." % runtime)
+                _fail("model.%s" % option, "applies to tensorflow_serving only", "Leave it out for %s." % runtime.name)
         return {"versions": None, "version_policy": None, "latest_versions": None, "version_labels": {}}
     if policy is None:
         policy = "specific" if versions else "latest"
@@ -262,35 +264,39 @@ def _model(runtime, value, kserve):
     spec = {"name": name}
     spec.update(_storage(runtime, model))
     spec.update(_versions(runtime, model))
-    triton = runtime in ("triton", "onnxruntime")
+    options = runtime.all_model_options()
+    # Triton's model configuration options (triton and onnxruntime read them)
+    triton = "backend" in options
     backend = model.get("backend")
     if backend is not None and not triton:
-        _fail("model.backend", "applies to triton only", "Leave it out for %s." % runtime)
-    if runtime == "onnxruntime" and backend not in (None, "onnxruntime"):
-        _fail("model.backend", "runtime onnxruntime is Triton's onnxruntime backend", "Use runtime triton for backend %s." % backend)
+        _fail("model.backend", "applies to triton only", "Leave it out for %s." % runtime.name)
+    fixed = runtime.fixed_backend
+    if fixed and backend not in (None, fixed):
+        _fail("model.backend", "runtime %s is Triton's %s backend" % (runtime.name, fixed), "Use runtime triton for backend %s." % backend)
     if triton:
-        backend = backend or ("onnxruntime" if runtime == "onnxruntime" else None)
-        if backend not in rt.TRITON_BACKENDS:
-            _fail("model.backend", "%r is not a Triton backend" % (backend,), "Use one of %s." % ", ".join(rt.TRITON_BACKENDS))
+        backend = backend or fixed
+        if backend not in runtime.backends:
+            _fail("model.backend", "%r is not a Triton backend" % (backend,), "Use one of %s." % ", ".join(runtime.backends))
     spec["backend"] = backend
     batch = model.get("max_batch_size")
     if batch is not None and not triton:
-        _fail("model.max_batch_size", "applies to triton only", "Leave it out for %s." % runtime)
+        _fail("model.max_batch_size", "applies to triton only", "Leave it out for %s." % runtime.name)
     spec["max_batch_size"] = _whole("model.max_batch_size", batch, 0) if batch is not None else (0 if triton else None)
     for option in ("inputs", "outputs"):
         tensors = model.get(option)
         if tensors is not None and not triton:
-            _fail("model.%s" % option, "applies to triton only", "Leave it out for %s." % runtime)
+            _fail("model.%s" % option, "applies to triton only", "Leave it out for %s." % runtime.name)
         if tensors is not None and (not isinstance(tensors, list) or not tensors):
             _fail("model.%s" % option, "expected a list of tensors", "For example [{name: x, data_type: TYPE_FP32, dims: [4]}].")
-        spec[option] = [_tensor("model.%s[%d]" % (option, i), t, variable=True) for i, t in enumerate(tensors or [])]
+        spec[option] = [_tensor("model.%s[%d]" % (option, i), t, runtime.data_types, variable=True) for i, t in enumerate(tensors or [])]
         if triton and not tensors and backend in NO_AUTOCOMPLETE_BACKENDS:
             _fail("model.%s" % option, "Triton's %s backend cannot read the model's %s from the model file" % (backend, option),
                   "List them, for example [{name: INPUT__0, data_type: TYPE_FP32, dims: [3, 224, 224]}].")
     for option in ("mar_file", "version"):
-        if model.get(option) is not None and runtime != "torchserve":
-            _fail("model.%s" % option, "applies to torchserve only", "Leave it out for %s." % runtime)
-    if runtime == "torchserve":
+        if model.get(option) is not None and option not in options:
+            _fail("model.%s" % option, "applies to torchserve only", "Leave it out for %s." % runtime.name)
+    # TorchServe's model archive
+    if "mar_file" in options:
         mar = model.get("mar_file", "%s.mar" % name)
         if spec["storage_uri"]:
             if model.get("mar_file"):
@@ -304,14 +310,15 @@ def _model(runtime, value, kserve):
             _fail("model.version", "expected a string, got %r" % (version,), "Quote it in YAML, for example '1.0'.")
         spec["version"] = version
     for option in ("format", "format_version"):
-        if model.get(option) is not None and runtime != "kserve":
-            _fail("model.%s" % option, "applies to kserve only", "Leave it out for %s." % runtime)
-    if runtime == "kserve":
+        if model.get(option) is not None and option not in options:
+            _fail("model.%s" % option, "applies to kserve only", "Leave it out for %s." % runtime.name)
+    # KServe's model format
+    if "format" in options:
         fmt = model.get("format")
         if not fmt or not isinstance(fmt, str):
             _fail("model.format", "is required for kserve", "Name the model format, for example sklearn, xgboost, onnx or tensorflow.")
-        if not kserve.get("runtime") and fmt not in rt.KSERVE_IMAGES:
-            _fail("model.format", "the module renders a ServingRuntime for %s only" % ", ".join(sorted(rt.KSERVE_IMAGES)),
+        if not kserve.get("runtime") and fmt not in kserve_runtime.IMAGES:
+            _fail("model.format", "the module renders a ServingRuntime for %s only" % ", ".join(sorted(kserve_runtime.IMAGES)),
                   "Set kserve.runtime to the (Cluster)ServingRuntime that serves %s." % fmt)
         spec["format"] = fmt
         fmt_version = model.get("format_version")
@@ -323,16 +330,16 @@ def _model(runtime, value, kserve):
 
 def _kserve(runtime, value):
     kserve = _mapping("kserve", value, KSERVE_OPTIONS, "{deployment_mode: Standard, protocol: v2}")
-    if kserve and runtime != "kserve":
-        _fail("kserve", "applies to runtime kserve only", "Leave it out for %s." % runtime)
+    if kserve and not runtime.kserve_options:
+        _fail("kserve", "applies to runtime kserve only", "Leave it out for %s." % runtime.name)
     mode = kserve.get("deployment_mode", "Standard")
-    if mode in rt.KSERVE_LEGACY_MODES:
-        _fail("kserve.deployment_mode", "%s is KServe's old name" % mode, "Use %s." % rt.KSERVE_LEGACY_MODES[mode])
-    if mode not in rt.KSERVE_DEPLOYMENT_MODES:
+    if mode in kserve_runtime.LEGACY_MODES:
+        _fail("kserve.deployment_mode", "%s is KServe's old name" % mode, "Use %s." % kserve_runtime.LEGACY_MODES[mode])
+    if mode not in kserve_runtime.DEPLOYMENT_MODES:
         _fail("kserve.deployment_mode", "%r is not a KServe deployment mode" % (mode,),
               "Use Standard (a Deployment) or Knative (a Knative Service, scale to zero).")
     protocol = kserve.get("protocol", "v1")
-    if protocol not in rt.KSERVE_PROTOCOLS:
+    if protocol not in kserve_runtime.PROTOCOLS:
         _fail("kserve.protocol", "%r is not a protocol" % (protocol,), "Use v1 (KServe V1) or v2 (Open Inference Protocol).")
     runtime_name = kserve.get("runtime")
     if runtime_name is not None:
@@ -446,7 +453,7 @@ def _resources(value, gpu):
 
 
 def _ports(runtime, value, warmup):
-    ports = dict(rt.PORTS[runtime])
+    ports = dict(runtime.ports)
     given = _mapping("ports", value, sorted(ports), "{http: 9000}")
     for name, port in given.items():
         ports[name] = _whole("ports.%s" % name, port, 1, 65535, what="a port number")
@@ -467,15 +474,15 @@ def _warmup(runtime, value, model_name, model_inputs=()):
         return None
     checked = {
         "count": _whole("warmup.count", warmup.get("count", 10), 1),
-        "listen_port": _whole("warmup.listen_port", warmup.get("listen_port", rt.WARMUP_PORT), 1, 65535, what="a port number"),
-        "image": valid_image("warmup.image", warmup.get("image", rt.WARMUP_IMAGE), rt.WARMUP_IMAGE),
+        "listen_port": _whole("warmup.listen_port", warmup.get("listen_port", warmup_builder.PORT), 1, 65535, what="a port number"),
+        "image": valid_image("warmup.image", warmup.get("image", warmup_builder.IMAGE), warmup_builder.IMAGE),
     }
     for option, default in (("poll_interval_s", 1.0), ("request_timeout_s", 10.0)):
         number = warmup.get(option, default)
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
             _fail("warmup.%s" % option, "expected a positive number of seconds, got %r" % (number,), "For example %s." % default)
         checked[option] = float(number)
-    if rt.uses_native_warmup(runtime):
+    if runtime.native_warmup:
         if warmup.get("body") is not None:
             _fail("warmup.body", "Triton warms itself with model_warmup in the model configuration",
                   "Describe the sample input in warmup.inputs (name, data_type, dims) instead.")
@@ -489,10 +496,10 @@ def _warmup(runtime, value, model_name, model_inputs=()):
         if not isinstance(inputs, list) or not inputs:
             _fail("warmup.inputs", "Triton's model_warmup needs each input's name, data_type and dims",
                   "For example [{name: input, data_type: TYPE_FP32, dims: [3, 224, 224]}], or list them in model.inputs.")
-        checked["inputs"] = [_tensor("warmup.inputs[%d]" % i, entry) for i, entry in enumerate(inputs)]
+        checked["inputs"] = [_tensor("warmup.inputs[%d]" % i, entry, runtime.data_types) for i, entry in enumerate(inputs)]
         return checked
     if warmup.get("inputs") is not None:
-        _fail("warmup.inputs", "applies to triton and onnxruntime", "Give a sample request in warmup.body for %s." % runtime)
+        _fail("warmup.inputs", "applies to triton and onnxruntime", "Give a sample request in warmup.body for %s." % runtime.name)
     body = warmup.get("body")
     if body is None:
         _fail("warmup.body", "the warmup sidecar needs a sample request for %s" % model_name,
@@ -503,12 +510,12 @@ def _warmup(runtime, value, model_name, model_inputs=()):
     return checked
 
 
-def _tensor(path, entry, variable=False):
+def _tensor(path, entry, data_types, variable=False):
     entry = _mapping(path, entry, ("name", "data_type", "dims"), "{name: input, data_type: TYPE_FP32, dims: [4]}")
     name = _string(path + ".name", entry.get("name"), "input__0")
     data_type = entry.get("data_type")
-    if data_type not in rt.TRITON_DATA_TYPES:
-        _fail(path + ".data_type", "%r is not a Triton data type" % (data_type,), "Use one of %s." % ", ".join(rt.TRITON_DATA_TYPES))
+    if data_type not in data_types:
+        _fail(path + ".data_type", "%r is not a Triton data type" % (data_type,), "Use one of %s." % ", ".join(data_types))
     dims = entry.get("dims")
     if not isinstance(dims, list) or not dims:
         _fail(path + ".dims", "expected a list of dimensions", "For example [3, 224, 224] (without the batch dimension).")
@@ -557,10 +564,11 @@ def reject_booleans_in_labels(path, obj):
 def validate(params):
     """A complete, checked spec from the module's options; SpecError names the first wrong one."""
     merged = with_defaults(params, DEFAULTS, "inference stack")
-    runtime = merged["runtime"]
-    if runtime not in rt.RUNTIMES:
-        _fail("runtime", "%r is not a runtime this module deploys" % (runtime,), "Use one of %s." % ", ".join(rt.RUNTIMES))
-    name = _name("name", merged["name"], 53 if runtime == "kserve" else 63, dns1035=True)
+    names = list(rt.RUNTIMES)
+    if merged["runtime"] not in names:
+        _fail("runtime", "%r is not a runtime this module deploys" % (merged["runtime"],), "Use one of %s." % ", ".join(names))
+    runtime = rt.get(merged["runtime"])
+    name = _name("name", merged["name"], runtime.max_name_length, dns1035=True)
     namespace = _name("namespace", merged["namespace"])
     kserve = _kserve(runtime, merged["kserve"])
     model = _model(runtime, merged["model"], kserve)
@@ -587,16 +595,12 @@ def validate(params):
     warmup = _warmup(runtime, merged["warmup"], model["name"], model.get("inputs"))
     ports = _ports(runtime, merged["ports"], warmup)
     image = merged["image"]
-    if runtime == "kserve":
-        if image is None and not kserve["runtime"]:
-            image = rt.KSERVE_IMAGES[model["format"]]
-        elif image is not None and kserve["runtime"]:
-            _fail("image", "kserve.runtime %s brings its own image" % kserve["runtime"], "Leave image out, or leave kserve.runtime out.")
-    elif image is None:
-        image = rt.IMAGES[runtime]["gpu" if gpu else "cpu"]
+    if image is None:
+        image = runtime.default_image(gpu, model, kserve)
+    elif kserve["runtime"]:
+        _fail("image", "kserve.runtime %s brings its own image" % kserve["runtime"], "Leave image out, or leave kserve.runtime out.")
     if image is not None:
-        example = rt.KSERVE_IMAGES.get(model.get("format"), "") if runtime == "kserve" else rt.IMAGES[runtime]["cpu"]
-        valid_image("image", image, example or "docker.io/kserve/sklearnserver:%s" % rt.KSERVE_VERSION)
+        valid_image("image", image, runtime.image_example(model))
     max_unavailable = merged["max_unavailable"]
     if isinstance(max_unavailable, str) and re.match(r"^[0-9]{1,3}%$", max_unavailable):
         pass
@@ -609,7 +613,7 @@ def validate(params):
     return {
         "name": name,
         "namespace": namespace,
-        "runtime": runtime,
+        "runtime": runtime.name,
         "image": image,
         "model": model,
         "replicas": replicas,

@@ -9,11 +9,13 @@ import hashlib
 import json
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 
 COMPONENT = "model-server"
 CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+# The user id the runtimes' own images run as (tensorflow/serving runs as root by default;
+# the pod sets this id so that runAsNonRoot holds for every runtime).
+RUN_AS_USER = 1000
 # Seconds the endpoints controller and proxies need to stop sending new requests to a stopping pod.
 PRE_STOP_SLEEP = 5
 PROBE_PERIOD = 10
@@ -60,9 +62,9 @@ def pod_security_context():
     # The images' own non-root user; fsGroup makes a PVC's files readable to it.
     return {
         "runAsNonRoot": True,
-        "runAsUser": rt.RUN_AS_USER,
-        "runAsGroup": rt.RUN_AS_USER,
-        "fsGroup": rt.RUN_AS_USER,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "fsGroup": RUN_AS_USER,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -113,15 +115,16 @@ def http_probe(path, port_name, period=PROBE_PERIOD, failure_threshold=3, timeou
     }
 
 
-def probes(spec, protocol="v1"):
+def probes(spec, runtime):
     """Startup, readiness and liveness on the runtime's real health endpoints.
 
     The startup probe allows startup_timeout seconds for the model to load; liveness only begins
     after it, so a slow load is not killed as a hang.
     """
     model = spec["model"]["name"]
-    ready = rt.health_path(spec["runtime"], model, protocol)
-    live = rt.liveness_path(spec["runtime"], model, protocol)
+    protocol = spec["kserve"]["protocol"]
+    ready = runtime.health_path(model, protocol)
+    live = runtime.liveness_path(model, protocol)
     attempts = -(-spec["startup_timeout"] // PROBE_PERIOD)
     return {
         "startupProbe": http_probe(ready, "http", failure_threshold=attempts),

@@ -1,20 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Service in front of the model server: named http, grpc and (where the runtime has one) metrics ports."""
+"""The Service in front of the model server: the runtime's named service ports (http, grpc and, where it has one, metrics)."""
 
 from __future__ import annotations
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
 APP_PROTOCOLS = {"http": "http", "grpc": "kubernetes.io/h2c", "metrics": "http"}
 
 
-def service(spec):
+def service(spec, runtime):
     ports = [
         {"name": name, "port": spec["ports"][name], "targetPort": name, "protocol": "TCP", "appProtocol": APP_PROTOCOLS[name]}
-        for name in rt.SERVICE_PORTS if name in spec["ports"]
+        for name in runtime.service_ports if name in spec["ports"]
     ]
     return {
         "apiVersion": "v1",

@@ -15,10 +15,12 @@ from __future__ import annotations
 import inspect
 import json
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import warmup_agent
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
+# The sidecar runs a stdlib-only script: any small Python image does.
+IMAGE = "docker.io/library/python:3.12.12-slim-bookworm"
+PORT = 8099
 CONTAINER_NAME = "warmup"
 MOUNT_PATH = "/opt/inferops/warmup"
 AGENT_KEY = "warmup_agent.py"
@@ -32,11 +34,11 @@ def agent_source():
     return inspect.getsource(warmup_agent)
 
 
-def needs_sidecar(spec):
-    return bool(spec["warmup"]) and not rt.uses_native_warmup(spec["runtime"])
+def needs_sidecar(spec, runtime):
+    return bool(spec["warmup"]) and not runtime.native_warmup
 
 
-def warmup_config(spec):
+def warmup_config(spec, runtime):
     """warmup.json: where the agent listens, what health URL it waits for, which request it sends."""
     warmup = spec["warmup"]
     protocol = spec["kserve"]["protocol"]
@@ -44,23 +46,23 @@ def warmup_config(spec):
     model = spec["model"]["name"]
     return {
         "listen_port": warmup["listen_port"],
-        "health_url": base + rt.health_path(spec["runtime"], model, protocol),
+        "health_url": base + runtime.health_path(model, protocol),
         "count": warmup["count"],
         "poll_interval_s": warmup["poll_interval_s"],
         "request_timeout_s": warmup["request_timeout_s"],
         "request": {
             "method": "POST",
-            "url": base + rt.predict_path(spec["runtime"], model, protocol),
+            "url": base + runtime.predict_path(model, protocol),
             "headers": {"Content-Type": warmup["content_type"]},
             "body": warmup["body"],
         },
     }
 
 
-def config_map(spec):
+def config_map(spec, runtime):
     return common.config_map(spec, "warmup", {
         AGENT_KEY: agent_source(),
-        CONFIG_KEY: json.dumps(warmup_config(spec), indent=2, sort_keys=True) + "\n",
+        CONFIG_KEY: json.dumps(warmup_config(spec, runtime), indent=2, sort_keys=True) + "\n",
     })
 
 

@@ -1,25 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Deployment that runs a runtime's server (and the warmup sidecar), for every runtime but kserve."""
+"""The Deployment that runs a runtime's server container (and the warmup sidecar).
+
+Used by every runtime whose pods the module runs itself (all but KServe, whose controller makes them);
+the runtime object brings the server container and its health paths.
+"""
 
 from __future__ import annotations
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common, tensorflow_serving, torchserve, triton
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
 
-SERVERS = {
-    "tensorflow_serving": tensorflow_serving,
-    "torchserve": torchserve,
-    "triton": triton,
-    "onnxruntime": triton,
-}
 
-
-def pod_spec(spec, server, volumes, extra_containers=()):
+def pod_spec(spec, runtime, server, volumes, extra_containers=()):
     """The pod around a server container: security, scheduling, probes, graceful stop."""
     server = dict(server)
-    server.update(common.probes(spec))
+    server.update(common.probes(spec, runtime))
     server["resources"] = common.resources(spec)
     server["securityContext"] = common.container_security_context(spec)
     server["lifecycle"] = common.lifecycle()
@@ -34,11 +31,11 @@ def pod_spec(spec, server, volumes, extra_containers=()):
     return common.place(pod, spec)
 
 
-def deployment(spec, config_maps):
+def deployment(spec, runtime, config_maps):
     """The Deployment; config_maps are the ConfigMaps its pods read (their hash rolls the pods)."""
-    server, volumes = SERVERS[spec["runtime"]].container(spec)
+    server, volumes = runtime.container(spec)
     extra = []
-    if warmup_builder.needs_sidecar(spec):
+    if warmup_builder.needs_sidecar(spec, runtime):
         extra.append(warmup_builder.container(spec))
         volumes.append(warmup_builder.volume(spec))
     selector = common.selector_labels(spec)
@@ -59,7 +56,7 @@ def deployment(spec, config_maps):
                     "labels": common.labels(spec),
                     "annotations": {common.CONFIG_HASH_ANNOTATION: common.config_hash(*config_maps)},
                 },
-                "spec": pod_spec(spec, server, volumes, extra),
+                "spec": pod_spec(spec, runtime, server, volumes, extra),
             },
         },
     }

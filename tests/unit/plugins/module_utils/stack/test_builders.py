@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy, render, warmup_agent
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common, triton
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import triton
 
 BASES = {
     "tensorflow_serving": {"model": {"name": "resnet", "pvc": "models", "path": "tf/resnet"}},

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Triton (and ONNX Runtime, served by Triton's onnxruntime backend): the model configuration with
-native model_warmup, the model repository and the server container.
+"""Triton: its facts, the model configuration with native model_warmup, the model repository and
+the server container. ONNX Runtime (onnxruntime.py) is this runtime with the onnxruntime backend.
 
 The repository is an emptyDir: config.pbtxt comes from a ConfigMap, each version directory from
 the PVC (read-only), so the module owns the configuration without writing into the model volume.
@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 REPOSITORY = "/models"
 CONFIG_KEY = "config.pbtxt"
 
+# Triton backends (platform names where Triton wants a platform instead).
+BACKENDS = ("onnxruntime", "tensorrt", "pytorch", "tensorflow", "python", "openvino")
 # Backends Triton selects by `platform` rather than `backend`.
 PLATFORMS = {"tensorrt": "tensorrt_plan", "tensorflow": "tensorflow_savedmodel"}
+DATA_TYPES = (
+    "TYPE_BOOL", "TYPE_UINT8", "TYPE_UINT16", "TYPE_UINT32", "TYPE_UINT64", "TYPE_INT8", "TYPE_INT16", "TYPE_INT32",
+    "TYPE_INT64", "TYPE_FP16", "TYPE_FP32", "TYPE_FP64", "TYPE_STRING", "TYPE_BF16",
+)
 
 
 def model_config(spec):
@@ -55,11 +63,11 @@ def model_config(spec):
     return "\n".join(lines)
 
 
-def config_map(spec):
+def _config_map(spec):
     return common.config_map(spec, "config", {CONFIG_KEY: model_config(spec)})
 
 
-def container(spec):
+def _container(spec):
     model = spec["model"]
     ports = spec["ports"]
     model_dir = "%s/%s" % (REPOSITORY, model["name"])
@@ -91,3 +99,38 @@ def container(spec):
         "volumeMounts": mounts,
     }
     return server, volumes
+
+
+class Triton(Runtime):
+    name = "triton"
+    images = {"cpu": "nvcr.io/nvidia/tritonserver:25.10-py3", "gpu": "nvcr.io/nvidia/tritonserver:25.10-py3"}
+    ports = {"http": 8000, "grpc": 8001, "metrics": 8002}
+    # Triton reads its repository from a PVC here, so that the module can place the model
+    # configuration (with model_warmup) next to the versions.
+    storage_schemes = ()
+    model_root = REPOSITORY
+    metrics = ("metrics", "/metrics")
+    warmup = "native"
+    model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "inputs", "outputs"))
+    versions = "mounted"
+    backends = BACKENDS
+    data_types = DATA_TYPES
+
+    def health_path(self, model, protocol="v1"):
+        # with --strict-readiness, ready only when every model is loaded and warm
+        return protocols.V2_HEALTH_READY
+
+    def liveness_path(self, model, protocol="v1"):
+        return protocols.V2_HEALTH_LIVE
+
+    def predict_path(self, model, protocol="v1"):
+        return protocols.v2_infer_path(model)
+
+    def config_map(self, spec):
+        return _config_map(spec)
+
+    def container(self, spec):
+        return _container(spec)
+
+
+RUNTIME = Triton()

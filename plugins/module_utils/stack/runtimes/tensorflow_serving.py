@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TensorFlow Serving: the model_config_list file (version policy, version labels) and the server container."""
+"""TensorFlow Serving: its facts, the model_config_list file (version policy, version labels) and the server container."""
 
 from __future__ import annotations
 
 import json
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 CONFIG_DIR = "/etc/tensorflow-serving"
 CONFIG_KEY = "models.config"
@@ -20,7 +22,7 @@ def _quote(text):
 
 def base_path(spec):
     model = spec["model"]
-    return model["storage_uri"] or "/models/%s" % model["name"]
+    return model["storage_uri"] or "%s/%s" % (TensorFlowServing.model_root, model["name"])
 
 
 def model_config_list(spec):
@@ -47,11 +49,11 @@ def model_config_list(spec):
     return "\n".join(lines)
 
 
-def config_map(spec):
+def _config_map(spec):
     return common.config_map(spec, "config", {CONFIG_KEY: model_config_list(spec)})
 
 
-def container(spec):
+def _container(spec):
     """(container, volumes) of the server."""
     ports = spec["ports"]
     args = [
@@ -79,3 +81,31 @@ def container(spec):
         "volumeMounts": mounts,
     }
     return server, volumes
+
+
+class TensorFlowServing(Runtime):
+    name = "tensorflow_serving"
+    images = {"cpu": "docker.io/tensorflow/serving:2.18.0", "gpu": "docker.io/tensorflow/serving:2.18.0-gpu"}
+    ports = {"grpc": 8500, "http": 8501}
+    storage_schemes = ("gs",)
+    model_root = "/models"
+    # /monitoring/prometheus/metrics exists only with --monitoring_config_file, which the module does not set.
+    metrics = None
+    model_options = frozenset(("versions", "version_policy", "latest_versions", "version_labels"))
+    versions = "policy"
+
+    def health_path(self, model, protocol="v1"):
+        # the model status API: 200 once a version is AVAILABLE
+        return protocols.v1_model_path(model)
+
+    def predict_path(self, model, protocol="v1"):
+        return protocols.v1_predict_path(model)
+
+    def config_map(self, spec):
+        return _config_map(spec)
+
+    def container(self, spec):
+        return _container(spec)
+
+
+RUNTIME = TensorFlowServing()

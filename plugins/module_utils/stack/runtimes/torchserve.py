@@ -1,14 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TorchServe: config.properties (addresses, Prometheus metrics, `load_models` and `models=`) and the server container."""
+"""TorchServe: its facts, config.properties (addresses, Prometheus metrics, `load_models` and `models=`) and the server container."""
 
 from __future__ import annotations
 
 import json
 import re
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 HOME = "/home/model-server"
 CONFIG_DIR = HOME + "/config"
@@ -47,11 +49,11 @@ def config_properties(spec):
     return "\n".join(lines)
 
 
-def config_map(spec):
+def _config_map(spec):
     return common.config_map(spec, "config", {CONFIG_KEY: config_properties(spec)})
 
 
-def container(spec):
+def _container(spec):
     volumes = [{"name": "config", "configMap": {"name": "%s-config" % spec["name"]}}]
     mounts = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
     # TorchServe unpacks archives and writes logs: scratch space, so that the root filesystem stays read-only.
@@ -86,3 +88,30 @@ def container(spec):
         "volumeMounts": mounts,
     }
     return server, volumes
+
+
+class TorchServe(Runtime):
+    name = "torchserve"
+    images = {"cpu": "docker.io/pytorch/torchserve:0.12.0-cpu", "gpu": "docker.io/pytorch/torchserve:0.12.0-gpu"}
+    ports = {"http": 8080, "management": 8081, "metrics": 8082, "grpc": 7070}
+    storage_schemes = ("https",)
+    model_root = MODEL_STORE
+    # metrics_mode=prometheus in config.properties
+    metrics = ("metrics", "/metrics")
+    model_options = frozenset(("mar_file", "version"))
+    versions_fix = "TorchServe takes the version from the model archive: set model.version (and model.mar_file)."
+
+    def health_path(self, model, protocol="v1"):
+        return protocols.TORCHSERVE_PING
+
+    def predict_path(self, model, protocol="v1"):
+        return protocols.torchserve_predict_path(model)
+
+    def config_map(self, spec):
+        return _config_map(spec)
+
+    def container(self, spec):
+        return _container(spec)
+
+
+RUNTIME = TorchServe()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""KServe: a serving.kserve.io/v1beta1 InferenceService with a predictor model format and runtime,
+"""KServe: its facts, a serving.kserve.io/v1beta1 InferenceService with a predictor model format and runtime,
 and a namespaced ServingRuntime (pinned KServe model server) unless kserve.runtime names an existing one.
 
 The deployment mode is set by the serving.kserve.io/deploymentMode annotation with KServe's current
@@ -11,9 +11,24 @@ names (Standard: a Deployment; Knative: a Knative Service). The retired KFServin
 
 from __future__ import annotations
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
+from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+
+# KServe model servers of the release whose CRDs the collection is tested against (v0.17.0),
+# by model format; a ServingRuntime with this image is rendered unless kserve.runtime names one.
+VERSION = "v0.17.0"
+IMAGES = {
+    "sklearn": "docker.io/kserve/sklearnserver:%s" % VERSION,
+    "xgboost": "docker.io/kserve/xgbserver:%s" % VERSION,
+    "lightgbm": "docker.io/kserve/lgbserver:%s" % VERSION,
+}
+DEPLOYMENT_MODES = ("Standard", "Knative")
+# Names KServe still reads but has renamed; the module asks for the current ones.
+LEGACY_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
+PROTOCOLS = ("v1", "v2")
+MODEL_ROOT = "/mnt/models"
 
 API_VERSION = "serving.kserve.io/v1beta1"
 RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
@@ -39,13 +54,13 @@ def serving_runtime(spec):
         "metadata": common.metadata(spec, runtime_name(spec)),
         "spec": {
             "supportedModelFormats": [fmt],
-            "protocolVersions": list(rt.KSERVE_PROTOCOLS),
+            "protocolVersions": list(PROTOCOLS),
             "containers": [{
                 "name": "kserve-container",
                 "image": spec["image"],
                 "args": [
                     "--model_name={{.Name}}",
-                    "--model_dir=%s" % rt.MODEL_ROOT["kserve"],
+                    "--model_dir=%s" % MODEL_ROOT,
                     "--http_port=%d" % ports["http"],
                     "--grpc_port=%d" % ports["grpc"],
                 ],
@@ -56,15 +71,15 @@ def serving_runtime(spec):
     }
 
 
-def _probes(spec):
-    probes = common.probes(spec, spec["kserve"]["protocol"])
+def _probes(spec, runtime):
+    probes = common.probes(spec, runtime)
     for probe in probes.values():
         # KServe names the container's port itself: probe it by number.
         probe["httpGet"]["port"] = spec["ports"]["http"]
     return probes
 
 
-def inference_service(spec):
+def inference_service(spec, runtime):
     model = spec["model"]
     kserve = spec["kserve"]
     model_spec = {
@@ -79,7 +94,7 @@ def inference_service(spec):
     }
     if model["format_version"]:
         model_spec["modelFormat"]["version"] = model["format_version"]
-    model_spec.update(_probes(spec))
+    model_spec.update(_probes(spec, runtime))
     predictor = {
         "minReplicas": spec["replicas"],
         "maxReplicas": max(spec["replicas"], 1),
@@ -94,10 +109,59 @@ def inference_service(spec):
     if kserve["canary_traffic_percent"] is not None:
         predictor["canaryTrafficPercent"] = kserve["canary_traffic_percent"]
     common.place(predictor, spec)
-    if warmup_builder.needs_sidecar(spec):
+    if warmup_builder.needs_sidecar(spec, runtime):
         # A second predictor container runs beside the model server in the same pod.
         predictor["containers"] = [warmup_builder.container(spec, named_port=kserve["deployment_mode"] != "Knative")]
         predictor["volumes"].append(warmup_builder.volume(spec))
     metadata = common.metadata(spec, spec["name"])
     metadata["annotations"] = {DEPLOYMENT_MODE_ANNOTATION: kserve["deployment_mode"]}
     return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata, "spec": {"predictor": predictor}}
+
+
+class KServe(Runtime):
+    """The pods are KServe's: the module writes the InferenceService (and ServingRuntime), no Deployment."""
+
+    name = "kserve"
+    # The KServe Python model server: REST on 8080, gRPC (v2) on 8081.
+    ports = {"http": 8080, "grpc": 8081}
+    storage_schemes = ("gs", "s3", "https", "http", "pvc", "hf", "oci", "hdfs", "webhdfs")
+    model_root = MODEL_ROOT
+    # The Python model server serves Prometheus metrics on its REST port (KServe's own ServingRuntimes
+    # annotate prometheus.io/port 8080, path /metrics).
+    metrics = ("http", "/metrics")
+    model_options = frozenset(("format", "format_version"))
+    versions_fix = "Roll a new version out with kserve.canary_traffic_percent."
+    kserve_options = True
+    # KServe derives longer names (<name>-predictor-...) from the InferenceService's.
+    max_name_length = 53
+    rollback_note = "rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
+
+    def health_path(self, model, protocol="v1"):
+        return protocols.v2_model_ready_path(model) if protocol == "v2" else protocols.v1_model_path(model)
+
+    def liveness_path(self, model, protocol="v1"):
+        return protocols.V2_HEALTH_LIVE if protocol == "v2" else protocols.KSERVE_V1_LIVE
+
+    def predict_path(self, model, protocol="v1"):
+        return protocols.v2_infer_path(model) if protocol == "v2" else protocols.v1_predict_path(model)
+
+    def default_image(self, gpu, model, kserve):
+        # an existing (Cluster)ServingRuntime named in kserve.runtime brings its own image
+        return None if kserve["runtime"] else IMAGES[model["format"]]
+
+    def image_example(self, model):
+        return IMAGES.get(model.get("format")) or "docker.io/kserve/sklearnserver:%s" % VERSION
+
+    def objects(self, spec):
+        """The ServingRuntime (unless kserve.runtime names one), the warmup ConfigMap, the InferenceService."""
+        objects = []
+        own_runtime = serving_runtime(spec)
+        if own_runtime:
+            objects.append(own_runtime)
+        if warmup_builder.needs_sidecar(spec, self):
+            objects.append(warmup_builder.config_map(spec, self))
+        objects.append(inference_service(spec, self))
+        return objects
+
+
+RUNTIME = KServe()

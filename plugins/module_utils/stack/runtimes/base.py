@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a serving runtime is to the stack: its facts, and how its objects are built.
+
+A runtime is one instance of a Runtime subclass, in one file of this package, registered in
+`runtimes.RUNTIMES`. Validation (spec.py) reads its facts; the builders of stack/builders/ take it
+as an argument and ask it for paths and containers. Nothing else in the stack names a runtime.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
+
+# Model options every runtime reads; the others are listed per runtime in `model_options`.
+COMMON_MODEL_OPTIONS = frozenset(("name", "pvc", "path", "storage_uri"))
+
+
+class Runtime:
+    """A serving runtime whose pods the module runs itself: ConfigMap(s), a Deployment and a Service.
+
+    Subclasses set the facts and implement `config_map` and `container`; a runtime whose pods
+    something else runs (KServe) overrides `objects`.
+    """
+
+    #: the runtime option's value
+    name = None
+    #: pinned images: {"cpu": ..., "gpu": ...}; the gpu one is used when the pod requests GPUs
+    images = {}
+    #: named container ports and their default numbers (the ports option may renumber them)
+    ports = {}
+    #: the named ports the Service exposes, where the runtime has them
+    service_ports = ("http", "grpc", "metrics")
+    #: storage URI schemes the runtime reads by itself (model.pvc is always possible)
+    storage_schemes = ()
+    #: where the model lands inside the serving container
+    model_root = None
+    #: (port name, path) of the runtime's Prometheus metrics, or None where it serves none by default
+    metrics = None
+    #: "native" where the runtime warms the model before it reports ready; "sidecar" where the module's
+    #: warmup sidecar gates readiness
+    warmup = "sidecar"
+    #: the model options the runtime reads beyond COMMON_MODEL_OPTIONS
+    model_options = frozenset()
+    #: how model versions are chosen: None (model.versions does not apply), "policy" (a version policy
+    #: in the server's configuration), "mounted" (the version directories the module mounts)
+    versions = None
+    #: the fix a refusal of model.versions gives, where versions do not apply (None: leave it out)
+    versions_fix = None
+    #: Triton-style backends and tensor data types (empty where model.backend does not apply)
+    backends = ()
+    data_types = ()
+    #: the backend this runtime always uses (ONNX Runtime is Triton's onnxruntime backend)
+    fixed_backend = None
+    #: whether the kserve options apply
+    kserve_options = False
+    #: the longest name: a runtime whose controller derives longer names from it needs a shorter one
+    max_name_length = 63
+    #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
+    rollback_note = None
+
+    @property
+    def native_warmup(self):
+        return self.warmup == "native"
+
+    def all_model_options(self):
+        return COMMON_MODEL_OPTIONS | self.model_options
+
+    # --- paths (spelt by inference/protocols.py; protocol is the kserve.protocol option)
+
+    def health_path(self, model, protocol="v1"):
+        """The HTTP path that answers 200 once the model can serve."""
+        raise NotImplementedError
+
+    def liveness_path(self, model, protocol="v1"):
+        """A path that answers while the process is alive, whether or not the model is loaded."""
+        return self.health_path(model, protocol)
+
+    def predict_path(self, model, protocol="v1"):
+        """Where an inference request for the model goes (the warmup sidecar's target)."""
+        raise NotImplementedError
+
+    # --- images
+
+    def default_image(self, gpu, model, kserve):
+        """The image when the image option is not set (None: the runtime brings none itself)."""
+        return self.images["gpu" if gpu else "cpu"]
+
+    def image_example(self, model):
+        """A pinned image to show in a message about the image option."""
+        return self.images["cpu"]
+
+    # --- objects
+
+    def config_map(self, spec):
+        """The ConfigMap with the server's configuration."""
+        raise NotImplementedError
+
+    def container(self, spec):
+        """(server container without probes, resources and security context, the pod's volumes)."""
+        raise NotImplementedError
+
+    def objects(self, spec):
+        """The runtime's objects in apply order: ConfigMaps first (the pods read them), the Deployment, the Service."""
+        config_maps = [self.config_map(spec)]
+        if warmup.needs_sidecar(spec, self):
+            config_maps.append(warmup.config_map(spec, self))
+        return config_maps + [workload.deployment(spec, self, config_maps), service.service(spec, self)]
+
