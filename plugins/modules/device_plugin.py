@@ -214,6 +214,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
@@ -282,32 +283,7 @@ def _absent(client, module, spec):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=api_argument_spec(
-            namespace=dict(type="str", default=builder.DEFAULTS["namespace"]),
-            image=dict(type="str", default=builder.DEFAULT_IMAGE),
-            mig_strategy=dict(type="str", choices=list(builder.MIG_STRATEGIES), default="none"),
-            time_slicing=dict(
-                type="dict",
-                options=dict(
-                    replicas=dict(type="int", required=True),
-                    rename_by_default=dict(type="bool", default=False),
-                    fail_requests_greater_than_one=dict(type="bool", default=False),
-                    resources=dict(type="list", elements="str"),
-                ),
-            ),
-            runtime_class=dict(type="bool", default=True),
-            priority_class_name=dict(type="str", default=builder.DEFAULTS["priority_class_name"]),
-            # Raw dicts: Ansible's str conversion would turn an unquoted true into "True"; the builder refuses it instead.
-            tolerations=dict(type="list", elements="dict", default=[]),
-            node_selector=dict(type="dict", default={}),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-            force_conflicts=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=api_argument_spec(**options.ARGUMENT_SPEC), supports_check_mode=True)
 
     def run(client):
         spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})
