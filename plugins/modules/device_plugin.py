@@ -100,15 +100,6 @@ options:
       - Values are strings; an unquoted YAML V(true) is refused, not converted.
     type: dict
     default: {}
-  state:
-    description:
-      - V(present) applies the objects; V(absent) deletes them.
-      - V(absent) deletes only objects this collection alone manages; a Namespace or RuntimeClass that another
-        field manager also writes (for example C(kube-system), or a RuntimeClass made by the cluster) is kept and
-        listed in RV(kept).
-    type: str
-    choices: [present, absent]
-    default: present
   wait:
     description:
       - With O(state=present), wait until the DaemonSet's rollout is complete. Ignored in check mode.
@@ -119,24 +110,20 @@ options:
       - Seconds to wait for the rollout.
     type: int
     default: 300
-  force_conflicts:
-    description:
-      - Take ownership of fields that another field manager (for example a Helm install of the plugin) owns.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - inferops.kubernetes.k8s_auth
+  - inferops.kubernetes.k8s_apply
+  - inferops.kubernetes.k8s_apply.STATE
   - inferops.kubernetes.attributes
   - inferops.kubernetes.attributes.ACTION_GROUP
 attributes:
-  check_mode:
-    support: full
-    details: A server-side dry run; when the namespace does not exist yet, its objects are reported as to be created.
-  diff_mode:
-    support: full
   idempotent:
     support: full
 notes:
+  - In check mode, when the namespace does not exist yet, its objects are reported as to be created.
+  - With O(state=absent), a Namespace or RuntimeClass that another field manager also writes (for example
+    C(kube-system), or a RuntimeClass made by the cluster) is kept, with only this collection's fields withdrawn
+    (for example the Pod Security labels it put on the namespace).
   - Needs C(get), C(patch) and C(delete) on Namespaces, ConfigMaps, DaemonSets and RuntimeClasses, C(get) on
     PriorityClasses, and C(list) on Pods in the namespace.
   - A changed config rolls the DaemonSet, because the pod template carries the config's hash.

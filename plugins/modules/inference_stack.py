@@ -313,14 +313,6 @@ options:
         With O(state=absent) the namespace stays, since it may hold more than this stack.
     type: bool
     default: false
-  state:
-    description:
-      - V(present) applies the stack. V(absent) removes what the same options built, in reverse order; objects another
-        field manager also writes keep their other fields (only this collection's are withdrawn), objects this
-        collection never wrote are left alone.
-    type: str
-    choices: [present, absent]
-    default: present
   mode:
     description:
       - V(apply) writes to the cluster; V(render) writes the same objects as YAML files to O(render_dir) and needs
@@ -347,24 +339,17 @@ options:
       - When the wait fails, put the Deployment back to its previous revision and say so.
     type: bool
     default: false
-  force_conflicts:
-    description:
-      - Take ownership of fields another field manager owns.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - inferops.kubernetes.k8s_auth
+  - inferops.kubernetes.k8s_apply
+  - inferops.kubernetes.k8s_apply.STATE
   - inferops.kubernetes.attributes
   - inferops.kubernetes.attributes.ACTION_GROUP
 attributes:
-  check_mode:
-    support: full
-    details: A server-side dry run; with O(mode=render), no file is written.
-  diff_mode:
-    support: full
   idempotent:
     support: full
 notes:
+  - With O(mode=render), check mode writes no file and reports the files that would change.
   - The KServe objects need the KServe CRDs; with no KServe controller the InferenceService is stored but no pod starts.
   - With a MIG profile or GPU product that no node advertises, the module warns (pods would stay Pending).
 seealso:
