@@ -100,15 +100,6 @@ options:
       - Values are strings; an unquoted YAML V(true) is refused, not converted.
     type: dict
     default: {}
-  state:
-    description:
-      - V(present) applies the objects; V(absent) deletes them.
-      - V(absent) deletes only objects this collection alone manages; a Namespace or RuntimeClass that another
-        field manager also writes (for example C(kube-system), or a RuntimeClass made by the cluster) is kept and
-        listed in RV(kept).
-    type: str
-    choices: [present, absent]
-    default: present
   wait:
     description:
       - With O(state=present), wait until the DaemonSet's rollout is complete. Ignored in check mode.
@@ -119,24 +110,20 @@ options:
       - Seconds to wait for the rollout.
     type: int
     default: 300
-  force_conflicts:
-    description:
-      - Take ownership of fields that another field manager (for example a Helm install of the plugin) owns.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - inferops.kubernetes.k8s_auth
+  - inferops.kubernetes.k8s_apply
+  - inferops.kubernetes.k8s_apply.STATE
   - inferops.kubernetes.attributes
   - inferops.kubernetes.attributes.ACTION_GROUP
 attributes:
-  check_mode:
-    support: full
-    details: A server-side dry run; when the namespace does not exist yet, its objects are reported as to be created.
-  diff_mode:
-    support: full
   idempotent:
     support: full
 notes:
+  - In check mode, when the namespace does not exist yet, its objects are reported as to be created.
+  - With O(state=absent), a Namespace or RuntimeClass that another field manager also writes (for example
+    C(kube-system), or a RuntimeClass made by the cluster) is kept, with only this collection's fields withdrawn
+    (for example the Pod Security labels it put on the namespace).
   - Needs C(get), C(patch) and C(delete) on Namespaces, ConfigMaps, DaemonSets and RuntimeClasses, C(get) on
     PriorityClasses, and C(list) on Pods in the namespace.
   - A changed config rolls the DaemonSet, because the pod template carries the config's hash.
@@ -214,7 +201,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
-from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
@@ -281,32 +268,7 @@ def _absent(client, module, spec):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=api_argument_spec(
-            namespace=dict(type="str", default=builder.DEFAULTS["namespace"]),
-            image=dict(type="str", default=builder.DEFAULT_IMAGE),
-            mig_strategy=dict(type="str", choices=list(MIG_STRATEGIES), default="none"),
-            time_slicing=dict(
-                type="dict",
-                options=dict(
-                    replicas=dict(type="int", required=True),
-                    rename_by_default=dict(type="bool", default=False),
-                    fail_requests_greater_than_one=dict(type="bool", default=False),
-                    resources=dict(type="list", elements="str"),
-                ),
-            ),
-            runtime_class=dict(type="bool", default=True),
-            priority_class_name=dict(type="str", default=builder.DEFAULTS["priority_class_name"]),
-            # Raw dicts: Ansible's str conversion would turn an unquoted true into "True"; the builder refuses it instead.
-            tolerations=dict(type="list", elements="dict", default=[]),
-            node_selector=dict(type="dict", default={}),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-            force_conflicts=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=api_argument_spec(**options.ARGUMENT_SPEC), supports_check_mode=True)
 
     def run(client):
         spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})

@@ -171,7 +171,7 @@ options:
           - The device plugin's MIG strategy. V(single) requests V(nvidia.com/gpu) on nodes whose product label names
             the profile (needs O(gpu.product)); V(none) cannot give MIG devices and is refused with a profile.
         type: str
-        choices: [mixed, single, none]
+        choices: [none, single, mixed]
         default: mixed
       product:
         description:
@@ -313,14 +313,6 @@ options:
         With O(state=absent) the namespace stays, since it may hold more than this stack.
     type: bool
     default: false
-  state:
-    description:
-      - V(present) applies the stack. V(absent) removes what the same options built, in reverse order; objects another
-        field manager also writes keep their other fields (only this collection's are withdrawn), objects this
-        collection never wrote are left alone.
-    type: str
-    choices: [present, absent]
-    default: present
   mode:
     description:
       - V(apply) writes to the cluster; V(render) writes the same objects as YAML files to O(render_dir) and needs
@@ -347,24 +339,17 @@ options:
       - When the wait fails, put the Deployment back to its previous revision and say so.
     type: bool
     default: false
-  force_conflicts:
-    description:
-      - Take ownership of fields another field manager owns.
-    type: bool
-    default: false
 extends_documentation_fragment:
   - inferops.kubernetes.k8s_auth
+  - inferops.kubernetes.k8s_apply
+  - inferops.kubernetes.k8s_apply.STATE
   - inferops.kubernetes.attributes
   - inferops.kubernetes.attributes.ACTION_GROUP
 attributes:
-  check_mode:
-    support: full
-    details: A server-side dry run; with O(mode=render), no file is written.
-  diff_mode:
-    support: full
   idempotent:
     support: full
 notes:
+  - With O(mode=render), check mode writes no file and reports the files that would change.
   - The KServe objects need the KServe CRDs; with no KServe controller the InferenceService is stored but no pod starts.
   - With a MIG profile or GPU product that no node advertises, the module warns (pods would stay Pending).
 seealso:
@@ -474,103 +459,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.runner import run_module
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.deploy import run_inference_stack
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=api_argument_spec(
-            name=dict(type="str", required=True),
-            namespace=dict(type="str", default="default"),
-            runtime=dict(type="str", required=True, choices=list(runtimes.RUNTIMES)),
-            image=dict(type="str"),
-            model=dict(
-                type="dict",
-                required=True,
-                options=dict(
-                    name=dict(type="str", required=True),
-                    pvc=dict(type="str"),
-                    path=dict(type="str"),
-                    storage_uri=dict(type="str"),
-                    versions=dict(type="list", elements="int"),
-                    version_policy=dict(type="str", choices=["latest", "all", "specific"]),
-                    latest_versions=dict(type="int"),
-                    version_labels=dict(type="dict"),
-                    backend=dict(type="str", choices=list(runtimes.TRITON_BACKENDS)),
-                    max_batch_size=dict(type="int"),
-                    inputs=dict(type="list", elements="dict"),
-                    outputs=dict(type="list", elements="dict"),
-                    mar_file=dict(type="str"),
-                    version=dict(type="str"),
-                    format=dict(type="str"),
-                    format_version=dict(type="str"),
-                ),
-            ),
-            replicas=dict(type="int", default=1),
-            # Raw mappings: the spec checks quantities itself, and refuses fractions of extended resources.
-            resources=dict(type="dict"),
-            gpu=dict(
-                type="dict",
-                options=dict(
-                    count=dict(type="raw", default=1),
-                    resource=dict(type="str"),
-                    mig_profile=dict(type="str"),
-                    mig_strategy=dict(type="str", choices=["mixed", "single", "none"], default="mixed"),
-                    product=dict(type="str"),
-                ),
-            ),
-            # Raw values: Ansible's str conversion would turn an unquoted true into "True"; the spec refuses it instead.
-            node_selector=dict(type="dict", default={}),
-            tolerations=dict(type="list", elements="dict", default=[]),
-            spread=dict(type="str", choices=["none", "prefer", "require"], default="prefer"),
-            labels=dict(type="dict", default={}),
-            ports=dict(
-                type="dict",
-                options=dict(
-                    http=dict(type="int"),
-                    grpc=dict(type="int"),
-                    metrics=dict(type="int"),
-                    management=dict(type="int"),
-                ),
-            ),
-            startup_timeout=dict(type="int", default=600),
-            termination_grace_period=dict(type="int", default=60),
-            max_unavailable=dict(type="raw", default=1),
-            read_only_root_filesystem=dict(type="bool", default=True),
-            warmup=dict(
-                type="dict",
-                options=dict(
-                    count=dict(type="int", default=10),
-                    body=dict(type="raw"),
-                    content_type=dict(type="str", default="application/json"),
-                    inputs=dict(type="list", elements="dict"),
-                    image=dict(type="str", default=runtimes.WARMUP_IMAGE),
-                    listen_port=dict(type="int", default=runtimes.WARMUP_PORT),
-                    poll_interval_s=dict(type="float", default=1.0),
-                    request_timeout_s=dict(type="float", default=10.0),
-                ),
-            ),
-            kserve=dict(
-                type="dict",
-                options=dict(
-                    deployment_mode=dict(type="str", default="Standard"),
-                    protocol=dict(type="str", choices=list(runtimes.KSERVE_PROTOCOLS), default="v1"),
-                    runtime=dict(type="str"),
-                    canary_traffic_percent=dict(type="int"),
-                ),
-            ),
-            overrides=dict(type="list", elements="dict", default=[]),
-            create_namespace=dict(type="bool", default=False),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            mode=dict(type="str", choices=["apply", "render"], default="apply"),
-            render_dir=dict(type="path"),
-            wait=dict(type="bool", default=False),
-            wait_timeout=dict(type="int", default=600),
-            rollback_on_failure=dict(type="bool", default=False),
-            force_conflicts=dict(type="bool", default=False),
-        ),
-        required_if=[("mode", "render", ["render_dir"])],
+        argument_spec=api_argument_spec(**options.ARGUMENT_SPEC),
+        required_if=options.REQUIRED_IF,
         supports_check_mode=True,
     )
     run_module(module, lambda: run_inference_stack(module))

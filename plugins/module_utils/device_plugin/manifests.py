@@ -20,8 +20,10 @@ import copy
 import hashlib
 import re
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY, pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
@@ -46,19 +48,10 @@ CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 RUNTIME_CLASS_NAME = "nvidia"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
-DEFAULT_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
+# Top-level defaults for a plain dict of options, as the module's params would have them.
+DEFAULTS = option_defaults(PLUGIN_OPTIONS)
+DEFAULT_IMAGE = DEFAULTS["image"]
 DEFAULT_TIME_SLICED_RESOURCES = ("nvidia.com/gpu",)
-
-DEFAULTS = {
-    "namespace": NAME,
-    "image": DEFAULT_IMAGE,
-    "mig_strategy": "none",
-    "time_slicing": None,
-    "runtime_class": True,
-    "priority_class_name": "system-node-critical",
-    "tolerations": [],
-    "node_selector": {},
-}
 
 SELECTOR_LABELS = {"app.kubernetes.io/name": NAME}
 COMMON_LABELS = dict(SELECTOR_LABELS, **{"app.kubernetes.io/managed-by": MANAGED_BY})

@@ -26,6 +26,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources 
     mig_family,
     mig_resource,
 )
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     InputError,
@@ -37,31 +38,11 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes as rt
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.options import STACK_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import kserve as kserve_runtime
 
-DEFAULTS = {
-    "name": None,
-    "namespace": "default",
-    "runtime": None,
-    "image": None,
-    "model": None,
-    "replicas": 1,
-    "resources": None,
-    "gpu": None,
-    "node_selector": {},
-    "tolerations": [],
-    "spread": "prefer",
-    "labels": {},
-    "ports": {},
-    "startup_timeout": 600,
-    "termination_grace_period": 60,
-    "max_unavailable": 1,
-    "read_only_root_filesystem": True,
-    "warmup": None,
-    "kserve": None,
-    "overrides": [],
-    "create_namespace": False,
-}
+# Top-level defaults for a plain dict of options, as the module's params would have them.
+DEFAULTS = option_defaults(STACK_OPTIONS)
 
 MODEL_OPTIONS = (
     "name", "pvc", "path", "storage_uri", "versions", "version_policy", "latest_versions", "version_labels",
