@@ -17,12 +17,11 @@ changed config rolls the DaemonSet.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY, pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import CONFIG_HASH_ANNOTATION, MANAGED_BY, config_digest, pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
@@ -44,7 +43,6 @@ NAME = "nvidia-device-plugin"
 CONFIG_MAP_NAME = "nvidia-device-plugin-config"
 CONFIG_KEY = "config.yaml"
 CONFIG_DIR = "/etc/nvidia-device-plugin"
-CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 RUNTIME_CLASS_NAME = "nvidia"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
@@ -276,7 +274,7 @@ def daemonset_manifest(spec, config_text):
             "template": {
                 "metadata": {
                     "labels": dict(COMMON_LABELS),
-                    "annotations": {CONFIG_HASH_ANNOTATION: hashlib.sha256(config_text.encode("utf-8")).hexdigest()},
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_digest(config_text)},
                 },
                 "spec": pod_spec,
             },

@@ -9,7 +9,7 @@ import copy
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import pdb
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
 
 

@@ -5,13 +5,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.namespace import MANAGED_BY
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import MANAGED_BY, config_digest
 
 COMPONENT = "model-server"
-CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 # The user id the runtimes' own images run as (tensorflow/serving runs as root by default;
 # the pod sets this id so that runAsNonRoot holds for every runtime).
@@ -43,9 +41,8 @@ def metadata(spec, name, with_labels=True):
 
 
 def config_hash(*config_maps):
-    """A digest of ConfigMaps' data: in the pod template, a changed config rolls the pods."""
-    text = json.dumps([c["data"] for c in config_maps if c], sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The config digest (k8s/objects.py) of ConfigMaps' data: in the pod template, a changed config rolls the pods."""
+    return config_digest(json.dumps([c["data"] for c in config_maps if c], sort_keys=True))
 
 
 def container_security_context(spec):

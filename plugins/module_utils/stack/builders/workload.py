@@ -9,6 +9,7 @@ the runtime object brings the server container and its health paths.
 
 from __future__ import annotations
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import CONFIG_HASH_ANNOTATION
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
 
@@ -54,7 +55,7 @@ def deployment(spec, runtime, config_maps):
             "template": {
                 "metadata": {
                     "labels": common.labels(spec),
-                    "annotations": {common.CONFIG_HASH_ANNOTATION: common.config_hash(*config_maps)},
+                    "annotations": {CONFIG_HASH_ANNOTATION: common.config_hash(*config_maps)},
                 },
                 "spec": pod_spec(spec, runtime, server, volumes, extra),
             },

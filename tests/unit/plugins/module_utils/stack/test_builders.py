@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import CONFIG_HASH_ANNOTATION
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy, render, warmup_agent
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import triton
@@ -319,7 +320,7 @@ def test_warmup_json_passes_the_agents_own_validation(runtime, tmp_path):
 def test_config_change_rolls_the_pods():
     first = build("tensorflow_serving", model={"name": "m", "pvc": "p", "versions": [1]})[1]
     second = build("tensorflow_serving", model={"name": "m", "pvc": "p", "versions": [1, 2]})[1]
-    annotation = common.CONFIG_HASH_ANNOTATION
+    annotation = CONFIG_HASH_ANNOTATION
     assert (first[1]["spec"]["template"]["metadata"]["annotations"][annotation]
             != second[1]["spec"]["template"]["metadata"]["annotations"][annotation])
     again = build("tensorflow_serving", model={"name": "m", "pvc": "p", "versions": [1]})[1]
@@ -378,7 +379,7 @@ def test_overrides_merge_into_the_named_object():
     deployment = by_kind(objects)[("Deployment", "demo")]
     assert deployment["spec"]["revisionHistoryLimit"] == 2
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["a"] == "b" and common.CONFIG_HASH_ANNOTATION in annotations
+    assert annotations["a"] == "b" and CONFIG_HASH_ANNOTATION in annotations
     assert by_kind(objects)[("ConfigMap", "demo-config")]["metadata"]["labels"]["team"] == "nlp"
 
 

@@ -1,11 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: inferops.kubernetes contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Namespaces the collection creates, with the Pod Security level their pods need."""
+"""Pieces every capability's objects share: who manages them, the config digest that rolls pods, and
+namespaces with the Pod Security level their pods need."""
 
 from __future__ import annotations
 
+import hashlib
+
 MANAGED_BY = "inferops.kubernetes"
+
+# On a pod template: the digest of the configuration its pods read, so a changed config rolls the pods.
+CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
+
+
+def config_digest(text):
+    """The CONFIG_HASH_ANNOTATION value of a configuration, given as text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def pod_security_namespace(name, level):
