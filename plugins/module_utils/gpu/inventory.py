@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.conditions import condition_status
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 
 try:
@@ -64,10 +65,7 @@ def pod_gpu_requests(pod):
 
 
 def _ready(node):
-    for condition in (node.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
+    return condition_status(node, "Ready") == "True"
 
 
 def _int_label(labels, key):

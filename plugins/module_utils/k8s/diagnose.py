@@ -20,7 +20,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory 
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import KSERVE_GROUP, condition, pod_ready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import condition, pod_ready
 
 CAUSES = (
     "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",

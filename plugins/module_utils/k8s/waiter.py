@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.conditions import condition, condition_status
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError, with_retries
 
 Obj = Dict[str, Any]
@@ -24,20 +25,6 @@ KSERVE_GROUP = "serving.kserve.io"
 
 class K8sTimeoutError(K8sError):
     """The awaited state was not reached in time."""
-
-
-def condition(obj: Optional[Obj], condition_type: str) -> Optional[Obj]:
-    """The condition of that type in obj's status, or None."""
-    for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if entry.get("type") == condition_type:
-            return entry
-    return None
-
-
-def condition_status(obj: Optional[Obj], condition_type: str) -> Optional[str]:
-    """The status string ("True", "False", "Unknown") of a condition, or None when absent."""
-    found = condition(obj, condition_type)
-    return found.get("status") if found else None
 
 
 def pod_ready(pod: Obj) -> bool:
