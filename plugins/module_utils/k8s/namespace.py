@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 MANAGED_BY = "inferops.kubernetes"
 
 
-def pod_security_namespace(name, level):
+def pod_security_namespace(name: str, level: str) -> Dict[str, Any]:
     """A Namespace of this collection whose Pod Security level is enforced, audited and warned."""
     labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
     for mode in ("enforce", "audit", "warn"):
