@@ -295,7 +295,7 @@ class K8sClient:
         path = "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name)
         return self.call("evict", "Pod", self.dynamic.request, "post", path, body=body)
 
-    def read_log(self, namespace: str, pod: str, container: str, previous: bool = False, tail_lines: int = 20,
+    def read_log(self, namespace: str, pod: str, container: Optional[str], previous: bool = False, tail_lines: int = 20,
                  timeout: float = 10) -> List[str]:
         """The last tail_lines non-empty lines of a container's log (of its previous instance with previous=True)."""
         # CoreV1Api is imported only when a log is read: importing it costs a second or two in every module run.
