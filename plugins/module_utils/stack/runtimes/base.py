@@ -10,9 +10,12 @@ as an argument and ask it for paths and containers. Nothing else in the stack na
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 # Model options every runtime reads; the others are listed per runtime in `model_options`.
 COMMON_MODEL_OPTIONS = frozenset(("name", "pvc", "path", "storage_uri"))
@@ -94,15 +97,15 @@ class Runtime:
 
     # --- objects
 
-    def config_map(self, spec):
+    def config_map(self, spec: StackSpec):
         """The ConfigMap with the server's configuration."""
         raise NotImplementedError
 
-    def container(self, spec):
+    def container(self, spec: StackSpec):
         """(server container without probes, resources and security context, the pod's volumes)."""
         raise NotImplementedError
 
-    def objects(self, spec):
+    def objects(self, spec: StackSpec):
         """The runtime's objects in apply order: ConfigMaps first (the pods read them), the Deployment, the Service."""
         config_maps = [self.config_map(spec)]
         if warmup.needs_sidecar(spec, self):
