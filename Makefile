@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv collection cluster-up cluster-down cluster-status unit integration lint sanity clean gpu-deps
+.PHONY: run test venv collection cluster-up cluster-down cluster-status unit integration lint typecheck sanity clean gpu-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ integration: collection
 
 lint: collection
 	ansible-lint
+
+# mypy.ini: strict on the access layer (module_utils/k8s, module_utils/common), mypy's default check elsewhere.
+typecheck: collection
+	MYPYPATH=$(COLLECTIONS) mypy -p ansible_collections.inferops.kubernetes.plugins.module_utils
 
 sanity: collection
 	tests/sanity.sh

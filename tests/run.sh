@@ -58,6 +58,7 @@ cleanup() {
 trap cleanup EXIT
 
 stage "ansible-lint (production profile)" ansible-lint
+stage "mypy (strict on the access layer)" env MYPYPATH="$ANSIBLE_COLLECTIONS_PATH" mypy -p ansible_collections.inferops.kubernetes.plugins.module_utils
 stage "changelog fragments" antsibull-changelog lint
 stage "ansible-test sanity" tests/sanity.sh
 stage "runtimes venv (real inference servers for tests/runtimes)" tests/runtimes/setup.sh

@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 
 def condition(obj: Optional[Dict[str, Any]], condition_type: str) -> Optional[Dict[str, Any]]:
     """The condition of that type in obj's status, or None."""
+    entry: Dict[str, Any]
     for entry in ((obj or {}).get("status") or {}).get("conditions") or []:
         if entry.get("type") == condition_type:
             return entry

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import TYPE_CHECKING, Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
@@ -33,6 +34,9 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
     valid_toleration,
     with_defaults,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.types import DevicePluginSpec
 
 try:
     import yaml
@@ -109,7 +113,7 @@ def _time_slicing(value, mig_strategy):
         if not isinstance(resource, str) or (classify(resource) or ("shared",))[0] == "shared":
             fail(path, "%r is not a resource the device plugin advertises" % (resource,),
                  "Use nvidia.com/gpu, or nvidia.com/mig-<profile> such as nvidia.com/mig-1g.10gb with mig_strategy=mixed.")
-        if classify(resource)[0] == "mig" and mig_strategy != "mixed":
+        if classify(resource)[0] == "mig" and mig_strategy != "mixed":  # type: ignore[index]  # not None: checked above
             fail(path, "%s exists only with mig_strategy=mixed (mig_strategy is %s; with single, MIG devices are "
                  "advertised as nvidia.com/gpu)" % (resource, mig_strategy),
                  "Set mig_strategy=mixed, or time-slice nvidia.com/gpu.")
@@ -131,7 +135,7 @@ def _node_selector(value):
     return selector
 
 
-def validate(spec):
+def validate(spec: Dict[str, Any]) -> DevicePluginSpec:
     """A complete, checked copy of spec (module option names; missing ones take DEFAULTS).
 
     Raises K8sError naming the first wrong option and the fix; nothing is built before this passes.
@@ -164,7 +168,7 @@ def validate(spec):
     }
 
 
-def plugin_config(spec):
+def plugin_config(spec: DevicePluginSpec):
     """The device plugin's config file (format `version: v1`) as a dict, from a validated spec."""
     config = {
         "version": "v1",
@@ -187,17 +191,17 @@ def plugin_config(spec):
     return config
 
 
-def render_config(spec):
+def render_config(spec: DevicePluginSpec):
     return yaml.safe_dump(plugin_config(spec), sort_keys=False, default_flow_style=False)
 
 
-def namespace_manifest(spec):
+def namespace_manifest(spec: DevicePluginSpec):
     # The plugin mounts a hostPath (the kubelet's device-plugin socket directory), which
     # Pod Security's baseline and restricted levels forbid: its namespace must be privileged.
     return pod_security_namespace(spec["namespace"], "privileged")
 
 
-def config_map_manifest(spec):
+def config_map_manifest(spec: DevicePluginSpec):
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -224,7 +228,7 @@ def _security_context(mig_strategy):
     return {"capabilities": {"add": ["SYS_ADMIN"]}}
 
 
-def daemonset_manifest(spec, config_text):
+def daemonset_manifest(spec: DevicePluginSpec, config_text):
     env = [
         # Flags given as variables would override the config file; only its path is passed.
         {"name": "CONFIG_FILE", "value": "%s/%s" % (CONFIG_DIR, CONFIG_KEY)},
@@ -282,7 +286,7 @@ def daemonset_manifest(spec, config_text):
     }
 
 
-def build_manifests(spec):
+def build_manifests(spec: DevicePluginSpec):
     """Validated spec -> objects in apply order: Namespace, ConfigMap, RuntimeClass (optional), DaemonSet.
 
     The RuntimeClass comes before the DaemonSet because the API refuses pods naming a missing one.

@@ -11,11 +11,13 @@ tests/unit/test_argument_specs.py.
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import APPLY_ARG_SPEC, STATE_ARG_SPEC
 
 # What the plugin is: the options manifests.validate() reads.
-PLUGIN_OPTIONS = dict(
+PLUGIN_OPTIONS: Dict[str, Dict[str, Any]] = dict(
     namespace=dict(type="str", default="nvidia-device-plugin"),
     image=dict(type="str", default="nvcr.io/nvidia/k8s-device-plugin:v0.20.1"),
     mig_strategy=dict(type="str", choices=list(MIG_STRATEGIES), default="none"),

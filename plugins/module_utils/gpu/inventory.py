@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, Dict, List, Optional
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.conditions import condition_status
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
@@ -19,13 +20,13 @@ LABEL_PREFIX = "nvidia.com/"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
-def _count(value):
+def _count(value: Any) -> int:
     if value is None:
         return 0
     return int(parse_quantity(value)) if parse_quantity else int(Decimal(str(value)))
 
 
-def _requests(container):
+def _requests(container: Dict[str, Any]) -> Dict[str, int]:
     """Requests per GPU resource of one container. Extended resources default their request to the limit."""
     resources = container.get("resources") or {}
     merged = dict(resources.get("limits") or {})
@@ -33,19 +34,19 @@ def _requests(container):
     return {name: _count(value) for name, value in merged.items() if classify(name)}
 
 
-def _add(total, extra):
+def _add(total: Dict[str, int], extra: Dict[str, int]) -> None:
     for name, value in extra.items():
         total[name] = total.get(name, 0) + value
 
 
-def pod_gpu_requests(pod):
+def pod_gpu_requests(pod: Dict[str, Any]) -> Dict[str, int]:
     """The scheduler's effective request of a pod for each GPU resource.
 
     max(app containers + sidecars, each init container + the sidecars started before it) + overhead.
     """
     spec = pod.get("spec") or {}
-    effective = {}
-    sidecars = {}
+    effective: Dict[str, int] = {}
+    sidecars: Dict[str, int] = {}
     for init in spec.get("initContainers") or []:
         requests = _requests(init)
         if init.get("restartPolicy") == "Always":
@@ -64,11 +65,11 @@ def pod_gpu_requests(pod):
     return {name: value for name, value in effective.items() if value}
 
 
-def _ready(node):
+def _ready(node: Dict[str, Any]) -> bool:
     return condition_status(node, "Ready") == "True"
 
 
-def _int_label(labels, key):
+def _int_label(labels: Dict[str, Any], key: str) -> Optional[int]:
     value = labels.get(key)
     try:
         return int(value) if value is not None else None
@@ -76,29 +77,29 @@ def _int_label(labels, key):
         return None
 
 
-def _driver_version(labels):
+def _driver_version(labels: Dict[str, Any]) -> Optional[str]:
     if labels.get("nvidia.com/cuda.driver-version.full"):
         return labels["nvidia.com/cuda.driver-version.full"]
-    parts = [labels.get("nvidia.com/cuda.driver.%s" % p) for p in ("major", "minor", "rev")]
+    parts: List[Any] = [labels.get("nvidia.com/cuda.driver.%s" % p) for p in ("major", "minor", "rev")]
     return ".".join(parts) if all(parts) else None
 
 
-def _cuda_version(labels):
+def _cuda_version(labels: Dict[str, Any]) -> Optional[str]:
     if labels.get("nvidia.com/cuda.runtime-version.full"):
         return labels["nvidia.com/cuda.runtime-version.full"]
-    parts = [labels.get("nvidia.com/cuda.runtime.%s" % p) for p in ("major", "minor")]
+    parts: List[Any] = [labels.get("nvidia.com/cuda.runtime.%s" % p) for p in ("major", "minor")]
     return ".".join(parts) if all(parts) else None
 
 
-def node_entry(node, pods):
+def node_entry(node: Dict[str, Any], pods: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Inventory of one node, given the non-terminal pods bound to it."""
     metadata = node.get("metadata") or {}
     labels = metadata.get("labels") or {}
     status = node.get("status") or {}
     capacity = {k: _count(v) for k, v in (status.get("capacity") or {}).items() if classify(k)}
     allocatable = {k: _count(v) for k, v in (status.get("allocatable") or {}).items() if classify(k)}
-    in_use = {}
-    gpu_pods = []
+    in_use: Dict[str, int] = {}
+    gpu_pods: List[Dict[str, Any]] = []
     for pod in pods:
         requests = pod_gpu_requests(pod)
         if requests:
@@ -110,9 +111,9 @@ def node_entry(node, pods):
                 "phase": (pod.get("status") or {}).get("phase"),
                 "requests": requests,
             })
-    resources = {}
+    resources: Dict[str, Dict[str, Any]] = {}
     for name in sorted(set(capacity) | set(allocatable) | set(in_use)):
-        kind, profile = classify(name)
+        kind, profile = classify(name)  # type: ignore[misc]  # not None: every name here passed classify()
         alloc = allocatable.get(name, 0)
         used = in_use.get(name, 0)
         resources[name] = {
@@ -148,7 +149,7 @@ def node_entry(node, pods):
     }
 
 
-def _bump(target, key, entry, available):
+def _bump(target: Dict[str, Dict[str, int]], key: str, entry: Dict[str, Any], available: bool) -> None:
     slot = target.setdefault(key, {"capacity": 0, "allocatable": 0, "in_use": 0, "free": 0, "unavailable": 0})
     slot["capacity"] += entry["capacity"]
     slot["allocatable"] += entry["allocatable"]
@@ -159,14 +160,14 @@ def _bump(target, key, entry, available):
         slot["unavailable"] += entry["allocatable"]
 
 
-def summarize(entries):
+def summarize(entries: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Fleet totals per resource and per product.
 
     `free` counts only nodes that are Ready and schedulable: a GPU on a cordoned or
     NotReady node cannot take a new pod, so it is counted as `unavailable` instead.
     """
-    resources = {}
-    products = {}
+    resources: Dict[str, Dict[str, int]] = {}
+    products: Dict[str, Dict[str, Any]] = {}
     for entry in entries:
         if not entry["resources"]:
             continue
@@ -190,9 +191,9 @@ def summarize(entries):
     }
 
 
-def build_inventory(nodes, pods, include_cpu_nodes=False):
+def build_inventory(nodes: List[Dict[str, Any]], pods: List[Dict[str, Any]], include_cpu_nodes: bool = False) -> Dict[str, Any]:
     """Inventory of the given nodes. pods: any pods; terminal or unbound ones are ignored."""
-    by_node = {}
+    by_node: Dict[Optional[str], List[Dict[str, Any]]] = {}
     for pod in pods:
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES:

@@ -20,6 +20,7 @@ A layout file:
 from __future__ import annotations
 
 import itertools
+from typing import Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import GPU, GPU_INSTANCE_PROFILE, MIG_STRATEGIES, mig_resource
@@ -245,7 +246,7 @@ def advertised_resources(gpus, strategy):
     """
     if strategy not in MIG_STRATEGIES:
         raise LayoutError("mig_strategy: %r is not one of %s" % (strategy, ", ".join(MIG_STRATEGIES)))
-    counts = {}
+    counts: Dict[str, int] = {}
 
     def add(name, number=1):
         counts[name] = counts.get(name, 0) + number

@@ -14,6 +14,7 @@ device data and nothing here needs a GPU to be tested.
 from __future__ import annotations
 
 import ctypes
+from typing import Dict, List
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
 
@@ -150,7 +151,7 @@ class Nvml:
     def mig_device_uuids(self, handle):
         """{gpu instance id: [MIG device UUIDs]}."""
         nv = self.nv
-        uuids = {}
+        uuids: Dict[int, List[str]] = {}
         try:
             maximum = nv.nvmlDeviceGetMaxMigDeviceCount(handle)
         except nv.NVMLError:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 import traceback
+from typing import Any, Dict, Optional
 
 try:
     import urllib3
 except ImportError:  # reported by the module through missing_required_lib
     urllib3 = None
     HAS_URLLIB3 = False
-    URLLIB3_IMPORT_ERROR = traceback.format_exc()
+    URLLIB3_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     HAS_URLLIB3 = True
     URLLIB3_IMPORT_ERROR = None
@@ -32,7 +33,7 @@ class Session:
         self.headers = dict(headers or {})
         self._clock = clock
         self._timeout = urllib3.Timeout(total=timeout)
-        options = {"maxsize": 1, "retries": False, "timeout": self._timeout}
+        options: Dict[str, Any] = {"maxsize": 1, "retries": False, "timeout": self._timeout}
         if self.base_url.startswith("https://"):
             options["cert_reqs"] = "CERT_REQUIRED" if validate_certs else "CERT_NONE"
             if not validate_certs:

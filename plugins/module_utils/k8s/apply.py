@@ -11,9 +11,14 @@ order given. Optimistic-lock conflicts, throttling and API restarts are retried.
 from __future__ import annotations
 
 import copy
+from functools import partial
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError, with_retries
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_for_crd_established
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import Obj, wait_for_crd_established
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient
 
 FIELD_MANAGER = "inferops.kubernetes"
 
@@ -24,7 +29,7 @@ NOISY_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "crea
 REDACTED = "**redacted**"
 
 
-def redact(obj):
+def redact(obj: Obj) -> Obj:
     """A copy of obj with Secret values replaced; other kinds are returned as they are."""
     if not obj or obj.get("kind") != "Secret":
         return obj
@@ -35,7 +40,7 @@ def redact(obj):
     return clean
 
 
-def strip_noise(obj):
+def strip_noise(obj: Optional[Obj]) -> Obj:
     """A copy of obj without the fields that change on every write."""
     if not obj:
         return {}
@@ -51,7 +56,7 @@ def strip_noise(obj):
     return clean
 
 
-def object_ref(obj):
+def object_ref(obj: Obj) -> str:
     metadata = obj.get("metadata") or {}
     ref = "%s/%s" % (obj.get("kind"), metadata.get("name"))
     if metadata.get("namespace"):
@@ -59,7 +64,7 @@ def object_ref(obj):
     return ref
 
 
-def _validate(obj):
+def _validate(obj: Any) -> None:
     """Reject an object that cannot be applied, before anything is written."""
     if not isinstance(obj, dict):
         raise K8sError("Each object must be a mapping, got %s." % type(obj).__name__)
@@ -70,7 +75,8 @@ def _validate(obj):
         raise K8sError("A %s has no metadata.name." % obj["kind"])
 
 
-def apply_object(client, obj, check_mode=False, force_conflicts=False, field_manager=FIELD_MANAGER):
+def apply_object(client: K8sClient, obj: Obj, check_mode: bool = False, force_conflicts: bool = False,
+                 field_manager: str = FIELD_MANAGER) -> Dict[str, Any]:
     """Apply one object; return {changed, result, diff, ref}. In check mode nothing is persisted."""
     _validate(obj)
     metadata = obj["metadata"]
@@ -92,12 +98,13 @@ def apply_object(client, obj, check_mode=False, force_conflicts=False, field_man
     }
 
 
-def _would_create(obj):
+def _would_create(obj: Obj) -> Dict[str, Any]:
     clean = redact(strip_noise(obj))
     return {"changed": True, "ref": object_ref(obj), "result": clean, "diff": {"before": {}, "after": clean}, "created": True}
 
 
-def apply_objects(client, objects, check_mode=False, force_conflicts=False, field_manager=FIELD_MANAGER, crd_timeout=60):
+def apply_objects(client: K8sClient, objects: List[Obj], check_mode: bool = False, force_conflicts: bool = False,
+                  field_manager: str = FIELD_MANAGER, crd_timeout: float = 60) -> Dict[str, Any]:
     """Apply a list of objects in a safe order; return {changed, results, diff}.
 
     Every object is validated before the first write. CRDs go first and are waited for
@@ -110,8 +117,9 @@ def apply_objects(client, objects, check_mode=False, force_conflicts=False, fiel
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     namespaces = [o for o in objects if o["kind"] == "Namespace" and o["apiVersion"] == "v1"]
     rest = [o for o in objects if o not in crds and o not in namespaces]
-    results = []
-    pending_kinds, pending_namespaces = set(), set()
+    results: List[Dict[str, Any]] = []
+    pending_kinds: Set[Tuple[str, Optional[str]]] = set()
+    pending_namespaces: Set[str] = set()
     for crd in crds:
         outcome = apply_object(client, crd, check_mode, force_conflicts, field_manager)
         results.append(outcome)
@@ -142,13 +150,13 @@ def apply_objects(client, objects, check_mode=False, force_conflicts=False, fiel
     }
 
 
-def _writers(obj):
+def _writers(obj: Obj) -> Set[str]:
     """Field managers that write the object itself (status writers, such as controllers, do not count)."""
     entries = obj["metadata"].get("managedFields") or []
     return {e.get("manager") for e in entries if not e.get("subresource")}
 
 
-def remove_objects(client, objects, check_mode=False, field_manager=FIELD_MANAGER):
+def remove_objects(client: K8sClient, objects: List[Obj], check_mode: bool = False, field_manager: str = FIELD_MANAGER) -> Dict[str, Any]:
     """Take back what apply_objects put there, in reverse order; return {changed, results, kept, diff}.
 
     An object only this field manager writes is deleted. From an object others write too, only this
@@ -156,11 +164,14 @@ def remove_objects(client, objects, check_mode=False, field_manager=FIELD_MANAGE
     API removes those nobody else owns. An object this manager never wrote is left alone. Objects that
     are gone, or already being deleted, are skipped.
     """
-    results, kept, diffs = [], [], []
+    results: List[Dict[str, Any]] = []
+    kept: List[str] = []
+    diffs: List[Dict[str, Any]] = []
     for obj in reversed(objects):
         metadata = obj["metadata"]
         ref = object_ref(obj)
-        current = with_retries(lambda o=obj: client.get(o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")))
+        # partial rather than a lambda with defaults: it binds this object the same way, and mypy can type it
+        current = with_retries(partial(client.get, obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")))
         if current is None or current["metadata"].get("deletionTimestamp"):
             continue
         writers = _writers(current)
@@ -184,8 +195,8 @@ def remove_objects(client, objects, check_mode=False, field_manager=FIELD_MANAGE
                 results.append({"ref": ref, "changed": outcome["changed"], "created": False})
                 diffs.extend(outcome["diff"])
                 continue
-        with_retries(lambda o=obj: client.delete(o["apiVersion"], o["kind"], o["metadata"]["name"],
-                                                 namespace=o["metadata"].get("namespace"), dry_run=check_mode))
+        with_retries(partial(client.delete, obj["apiVersion"], obj["kind"], metadata["name"],
+                             namespace=metadata.get("namespace"), dry_run=check_mode))
         results.append({"ref": ref, "changed": True, "created": False})
         diffs.append({"before": redact(strip_noise(current)), "after": {}, "before_header": ref, "after_header": ref})
     return {"changed": any(r["changed"] for r in results), "results": results, "kept": kept, "diff": diffs}

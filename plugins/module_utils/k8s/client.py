@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import traceback
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ansible.module_utils.basic import env_fallback
 
@@ -26,6 +27,9 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors imp
     missing_crd_error,
     translate_api_error,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import Obj
 
 try:
     import urllib3
@@ -37,13 +41,13 @@ try:
     from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
     HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+    KUBERNETES_IMPORT_ERROR: Optional[str] = None
 except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
 
-AUTH_ARG_SPEC = dict(
+AUTH_ARG_SPEC: Dict[str, Dict[str, Any]] = dict(
     kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
@@ -66,13 +70,13 @@ REQUEST_TIMEOUT = 30
 CONNECT_RETRIES = 2
 
 
-def _discovery_cache_file():
+def _discovery_cache_file() -> str:
     tmp = tempfile.mkdtemp(prefix="inferops-discovery-")
     atexit.register(shutil.rmtree, tmp, True)
     return os.path.join(tmp, "discovery.json")
 
 
-def _kubeconfig_contexts(path_or_dict):
+def _kubeconfig_contexts(path_or_dict: Union[str, Dict[str, Any]]) -> List[str]:
     try:
         if isinstance(path_or_dict, dict):
             contexts = path_or_dict.get("contexts") or []
@@ -83,10 +87,10 @@ def _kubeconfig_contexts(path_or_dict):
         return []
 
 
-def build_configuration(params):
+def build_configuration(params: Dict[str, Any]) -> Any:
     """A kubernetes.client.Configuration from the auth options, with errors that name the option."""
     configuration = k8s_client.Configuration()
-    kubeconfig = params.get("kubeconfig")
+    kubeconfig: Any = params.get("kubeconfig")  # a path, a kubeconfig dict, or wrong: type "raw"
     context = params.get("context")
     host = params.get("host")
 
@@ -160,20 +164,21 @@ def build_configuration(params):
 class K8sClient:
     """The dynamic client plus the bits every API module needs around it."""
 
-    def __init__(self, params):
+    def __init__(self, params: Dict[str, Any]) -> None:
         self.params = params
-        self.context = params.get("context")
+        self.context: Optional[str] = params.get("context")
         self.configuration = build_configuration(params)
         self.api_client = k8s_client.ApiClient(self.configuration)
         self.api_client.user_agent = USER_AGENT
-        self._dynamic = None
+        self._dynamic: Any = None
 
     @property
-    def host(self):
-        return self.configuration.host
+    def host(self) -> str:
+        host: str = self.configuration.host
+        return host
 
     @property
-    def dynamic(self):
+    def dynamic(self) -> Any:
         if self._dynamic is None:
             try:
                 self._dynamic = DynamicClient(self.api_client, cache_file=_discovery_cache_file())
@@ -183,14 +188,14 @@ class K8sClient:
                 raise self.unreachable(exc)
         return self._dynamic
 
-    def unreachable(self, exc):
+    def unreachable(self, exc: Exception) -> K8sUnreachableError:
         return K8sUnreachableError(
             "The Kubernetes API server at %s is unreachable: %s. Check that the cluster is running and that "
             "kubeconfig / context / host point at it." % (self.host, getattr(exc, "reason", None) or exc),
             host=self.host,
         )
 
-    def resource(self, api_version, kind):
+    def resource(self, api_version: str, kind: str) -> Any:
         """The dynamic Resource for apiVersion/kind; a missing CRD gets a message that says what to install."""
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
@@ -207,7 +212,8 @@ class K8sClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc)
 
-    def call(self, verb, kind, func, *args, name=None, namespace=None, **kwargs):
+    def call(self, verb: str, kind: str, func: Callable[..., Any], *args: Any, name: Optional[str] = None,
+             namespace: Optional[str] = None, **kwargs: Any) -> Obj:
         """Run one API call and return the answer as plain data (dicts and lists).
 
         The JSON is parsed straight into dicts: the dynamic client's own objects cost seconds
@@ -222,19 +228,22 @@ class K8sClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc)
         data = response.data
-        return json.loads(data) if data else {}
+        answer: Obj = json.loads(data) if data else {}
+        return answer
 
-    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+    def list(self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None,
+             field_selector: Optional[str] = None) -> List[Obj]:
         """All objects of a kind as plain dicts."""
         resource = self.resource(api_version, kind)
-        kwargs = {}
+        kwargs: Dict[str, str] = {}
         if label_selector:
             kwargs["label_selector"] = label_selector
         if field_selector:
             kwargs["field_selector"] = field_selector
-        return self.call("list", resource.kind, resource.get, namespace=namespace, **kwargs).get("items") or []
+        items: List[Obj] = self.call("list", resource.kind, resource.get, namespace=namespace, **kwargs).get("items") or []
+        return items
 
-    def get(self, api_version, kind, name, namespace=None):
+    def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         """One object as a dict, or None when it does not exist."""
         resource = self.resource(api_version, kind)
         try:
@@ -244,21 +253,24 @@ class K8sClient:
                 return None
             raise
 
-    def namespaced(self, api_version, kind):
+    def namespaced(self, api_version: str, kind: str) -> bool:
         """Whether objects of the kind live in a namespace."""
-        return self.resource(api_version, kind).namespaced
+        namespaced: bool = self.resource(api_version, kind).namespaced
+        return namespaced
 
-    def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
+    def apply(self, obj: Obj, namespace: Optional[str] = None, field_manager: Optional[str] = None, force_conflicts: bool = False,
+              dry_run: bool = False) -> Obj:
         """Server-side apply of one object under field_manager; returns the object as the server has it."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
-        kwargs = {"field_manager": field_manager, "force_conflicts": force_conflicts}
+        kwargs: Dict[str, Any] = {"field_manager": field_manager, "force_conflicts": force_conflicts}
         if dry_run:
             kwargs["dry_run"] = "All"
         return self.call("apply", obj["kind"], resource.server_side_apply, body=obj, name=obj["metadata"]["name"],
                          namespace=namespace, **kwargs)
 
-    def patch(self, api_version, kind, name, body, namespace=None, content_type="application/merge-patch+json",
-              field_manager=None, dry_run=False):
+    def patch(self, api_version: str, kind: str, name: str, body: Any, namespace: Optional[str] = None,
+              content_type: str = "application/merge-patch+json", field_manager: Optional[str] = None,
+              dry_run: bool = False) -> Obj:
         """A merge patch (or another content_type, such as application/json-patch+json) of one object."""
         resource = self.resource(api_version, kind)
         kwargs = {"content_type": content_type}
@@ -268,7 +280,8 @@ class K8sClient:
             kwargs["dry_run"] = "All"
         return self.call("patch", kind, resource.patch, body=body, name=name, namespace=namespace, **kwargs)
 
-    def delete(self, api_version, kind, name, namespace=None, propagation_policy="Background", dry_run=False):
+    def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None,
+               propagation_policy: str = "Background", dry_run: bool = False) -> Obj:
         """Delete one object; its dependents go in the background unless propagation_policy says otherwise."""
         resource = self.resource(api_version, kind)
         kwargs = {"propagation_policy": propagation_policy}
@@ -276,13 +289,14 @@ class K8sClient:
             kwargs["dry_run"] = "All"
         return self.call("delete", kind, resource.delete, name=name, namespace=namespace, **kwargs)
 
-    def evict(self, namespace, name):
+    def evict(self, namespace: str, name: str) -> Obj:
         """Evict a pod through the Eviction API, so PodDisruptionBudgets are honoured (429 while one forbids it)."""
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         path = "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name)
         return self.call("evict", "Pod", self.dynamic.request, "post", path, body=body)
 
-    def read_log(self, namespace, pod, container, previous=False, tail_lines=20, timeout=10):
+    def read_log(self, namespace: str, pod: str, container: Optional[str], previous: bool = False, tail_lines: int = 20,
+                 timeout: float = 10) -> List[str]:
         """The last tail_lines non-empty lines of a container's log (of its previous instance with previous=True)."""
         # CoreV1Api is imported only when a log is read: importing it costs a second or two in every module run.
         from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
@@ -297,7 +311,7 @@ class K8sClient:
             raise self.unreachable(exc)
         return [line for line in (text or "").splitlines() if line.strip()][-tail_lines:]
 
-    def invalidate_discovery(self):
+    def invalidate_discovery(self) -> None:
         """Forget discovery, e.g. after a CRD became established."""
         if self._dynamic is not None:
             self._dynamic.resources.invalidate_cache()

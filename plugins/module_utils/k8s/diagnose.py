@@ -13,14 +13,22 @@ requests of the pods already bound to them (counted by gpu_inventory, as the sch
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.conditions import condition
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import (
     build_inventory,
     pod_gpu_requests,
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import condition, pod_ready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import Obj, pod_ready
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient
+
+# What diagnose_workload answers for one pod: {cause, pod, message, details}.
+Finding = Dict[str, Any]
 
 CAUSES = (
     "insufficient_gpu", "node_selector_mismatch", "untolerated_taint", "image_pull",
@@ -50,7 +58,7 @@ _MISSING_MODEL = re.compile(
 )
 
 
-def label_selector(selector):
+def label_selector(selector: Union[None, str, Dict[str, Any]]) -> str:
     """A label selector string from a string, a {label: value} dict or a LabelSelector dict."""
     if selector is None:
         return ""
@@ -72,7 +80,7 @@ def label_selector(selector):
     return ",".join("%s=%s" % (k, v) for k, v in sorted(selector.items()))
 
 
-def parse_scheduler_message(message):
+def parse_scheduler_message(message: Optional[str]) -> Optional[Dict[str, Any]]:
     """Per-reason node counts of a FailedScheduling message, or None when it is not one.
 
     {"available": 0, "total": 6, "reasons": {"Insufficient nvidia.com/gpu": 5, "node(s) had untolerated taint(s)": 1}}
@@ -80,7 +88,7 @@ def parse_scheduler_message(message):
     match = _SCHEDULER_MESSAGE.match(message or "")
     if not match:
         return None
-    reasons = {}
+    reasons: Dict[str, int] = {}
     text = match.group("reasons") or ""
     # The reasons end at the first sentence break ("... nvidia.com/gpu. preemption: ..."); a resource
     # name holds dots but never a dot followed by a space.
@@ -93,10 +101,11 @@ def parse_scheduler_message(message):
     return {"available": int(match.group("available")), "total": int(match.group("total")), "reasons": reasons}
 
 
-def _expression_matches(expr, labels):
+def _expression_matches(expr: Obj, labels: Dict[str, Any]) -> bool:
+    key: Any  # as the user wrote it: a string, or missing
     key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
     present = key in labels
-    value = labels.get(key)
+    value: Any = labels.get(key)
     if operator == "In":
         return present and value in values
     if operator == "NotIn":
@@ -114,7 +123,7 @@ def _expression_matches(expr, labels):
     return False
 
 
-def _term_matches(term, node):
+def _term_matches(term: Obj, node: Obj) -> bool:
     metadata = node.get("metadata") or {}
     labels = metadata.get("labels") or {}
     fields = {"metadata.name": metadata.get("name")}
@@ -122,7 +131,7 @@ def _term_matches(term, node):
             and all(_expression_matches(e, fields) for e in term.get("matchFields") or []))
 
 
-def selector_matches(pod_spec, node):
+def selector_matches(pod_spec: Obj, node: Obj) -> bool:
     """Whether the pod's nodeSelector and required node affinity allow the node."""
     labels = (node.get("metadata") or {}).get("labels") or {}
     for key, value in (pod_spec.get("nodeSelector") or {}).items():
@@ -136,7 +145,7 @@ def selector_matches(pod_spec, node):
     return True
 
 
-def _tolerates(toleration, taint):
+def _tolerates(toleration: Obj, taint: Obj) -> bool:
     if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
         return False
     if toleration.get("operator") == "Exists":
@@ -144,7 +153,7 @@ def _tolerates(toleration, taint):
     return toleration.get("key") == taint.get("key") and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def untolerated_taints(pod_spec, node):
+def untolerated_taints(pod_spec: Obj, node: Obj) -> List[Obj]:
     """The node's NoSchedule / NoExecute taints that the pod does not tolerate."""
     tolerations = pod_spec.get("tolerations") or []
     return [
@@ -153,12 +162,12 @@ def untolerated_taints(pod_spec, node):
     ]
 
 
-def _taint_text(taint):
+def _taint_text(taint: Obj) -> str:
     value = "=%s" % taint["value"] if taint.get("value") else ""
     return "%s%s:%s" % (taint.get("key"), value, taint.get("effect"))
 
 
-def _selector_text(pod_spec):
+def _selector_text(pod_spec: Obj) -> str:
     parts = ["%s=%s" % item for item in sorted((pod_spec.get("nodeSelector") or {}).items())]
     required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
@@ -168,16 +177,16 @@ def _selector_text(pod_spec):
     return ", ".join(p.strip() for p in parts) or "none"
 
 
-def _event_time(event):
+def _event_time(event: Obj) -> str:
     series = event.get("series") or {}
     return (series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime")
             or (event.get("metadata") or {}).get("creationTimestamp") or "")
 
 
-def _pod_events(events, pod):
+def _pod_events(events: List[Obj], pod: Obj) -> List[Obj]:
     metadata = pod.get("metadata") or {}
     uid, name = metadata.get("uid"), metadata.get("name")
-    mine = []
+    mine: List[Obj] = []
     for event in events:
         ref = event.get("involvedObject") or event.get("regarding") or {}
         if ref.get("kind") != "Pod" or ref.get("name") != name:
@@ -188,25 +197,25 @@ def _pod_events(events, pod):
     return sorted(mine, key=_event_time)
 
 
-def _container_of(event):
+def _container_of(event: Obj) -> Optional[str]:
     field_path = (event.get("involvedObject") or {}).get("fieldPath") or ""
     match = re.search(r"\{(.+)\}", field_path)
     return match.group(1) if match else None
 
 
-def _finding(cause, pod, message, **details):
+def _finding(cause: str, pod: Obj, message: str, **details: Any) -> Finding:
     return {"cause": cause, "pod": (pod.get("metadata") or {}).get("name"), "message": message, "details": details}
 
 
 class _Fleet:
     """Nodes and the GPU requests already bound to them, read once per diagnosis and only when needed."""
 
-    def __init__(self, client):
+    def __init__(self, client: K8sClient) -> None:
         self.client = client
-        self._nodes = None
-        self._entries = None
+        self._nodes: Optional[List[Obj]] = None
+        self._entries: Dict[Optional[str], Obj] = {}
 
-    def load(self):
+    def load(self) -> Tuple[List[Obj], Dict[Optional[str], Obj]]:
         if self._nodes is None:
             self._nodes = self.client.list("v1", "Node")
             pods = self.client.list("v1", "Pod", field_selector="status.phase!=Succeeded,status.phase!=Failed")
@@ -215,11 +224,11 @@ class _Fleet:
         return self._nodes, self._entries
 
 
-def _placement(pod, nodes, entries):
+def _placement(pod: Obj, nodes: List[Obj], entries: Dict[Optional[str], Obj]) -> Tuple[Dict[str, int], List[Dict[str, Any]]]:
     """For every node: does the GPU request fit its free resources, and what else keeps the pod off it."""
     spec = pod.get("spec") or {}
     requests = pod_gpu_requests(pod)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for node in nodes:
         name = (node.get("metadata") or {}).get("name")
         entry = entries.get(name) or {"resources": {}, "ready": False, "product": None}
@@ -229,7 +238,7 @@ def _placement(pod, nodes, entries):
                   "free": resources.get(res, {}).get("free", 0)}
             for res, amount in requests.items() if resources.get(res, {}).get("free", 0) < amount
         }
-        blocked_by = []
+        blocked_by: List[str] = []
         if not selector_matches(spec, node):
             blocked_by.append("node selector/affinity")
         taints = untolerated_taints(spec, node)
@@ -248,9 +257,9 @@ def _placement(pod, nodes, entries):
     return requests, rows
 
 
-def _gpu_node_summary(rows, resource):
+def _gpu_node_summary(rows: List[Dict[str, Any]], resource: str) -> str:
     """'gpu-h100-0 (NVIDIA-H100-80GB-HBM3: 8 allocatable, 8 free)'-style text of the nodes with the resource."""
-    parts = []
+    parts: List[str] = []
     for row in rows:
         res = row["resources"].get(resource) or {}
         if res.get("allocatable"):
@@ -259,7 +268,7 @@ def _gpu_node_summary(rows, resource):
     return ", ".join(parts) or "none"
 
 
-def _diagnose_unscheduled(pod, scheduler_message, fleet):
+def _diagnose_unscheduled(pod: Obj, scheduler_message: Optional[str], fleet: _Fleet) -> Finding:
     name = (pod.get("metadata") or {}).get("name")
     spec = pod.get("spec") or {}
     parsed = parse_scheduler_message(scheduler_message) if scheduler_message else None
@@ -280,7 +289,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
     common = dict(scheduler=scheduler, requests=requests, fits_now=fits_now, fits_if_allowed=fits_if_allowed)
     if fleet_error:
         common["nodes_unreadable"] = fleet_error
-    groups = {}
+    groups: Dict[str, List[str]] = {}
     for fit in fits_if_allowed:
         groups.setdefault(" and ".join(fit["blocked_by"]), []).append(fit["node"])
     allowed_text = "; it would fit on %s" % ", and on ".join(
@@ -289,7 +298,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
 
     if candidates and not by_selector:
         keys = sorted(set(spec.get("nodeSelector") or {}))
-        present = {}
+        present: Dict[str, Set[str]] = {}
         for node in nodes:
             labels = (node.get("metadata") or {}).get("labels") or {}
             for key in keys:
@@ -304,7 +313,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
             node_selector=spec.get("nodeSelector") or {}, label_values={k: sorted(v) for k, v in present.items()}, **common
         )
     if by_selector and not eligible:
-        taints = {}
+        taints: Dict[str, List[str]] = {}
         for row in by_selector:
             for taint in row["taints"]:
                 taints.setdefault(_taint_text(taint), []).append(row["node"])
@@ -366,7 +375,7 @@ def _diagnose_unscheduled(pod, scheduler_message, fleet):
     )
 
 
-def _image_pull_fix(text):
+def _image_pull_fix(text: Optional[str]) -> str:
     lowered = (text or "").lower()
     if "unauthorized" in lowered or "authentication required" in lowered or "denied" in lowered or "forbidden" in lowered:
         return "give the pod imagePullSecrets with credentials for the registry"
@@ -377,13 +386,13 @@ def _image_pull_fix(text):
     return "check that the image name and tag exist and that the nodes can pull from the registry"
 
 
-def _container_statuses(pod):
+def _container_statuses(pod: Obj) -> List[Obj]:
     status = pod.get("status") or {}
     return list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
 
 
-def _diagnose_containers(client, namespace, pod, events):
-    name = (pod.get("metadata") or {}).get("name")
+def _diagnose_containers(client: K8sClient, namespace: str, pod: Obj, events: List[Obj]) -> Optional[Finding]:
+    name: Any = (pod.get("metadata") or {}).get("name")  # a str: a pod the API returns has a name
     statuses = _container_statuses(pod)
     for cs in statuses:
         waiting = (cs.get("state") or {}).get("waiting") or {}
@@ -464,8 +473,8 @@ def _diagnose_containers(client, namespace, pod, events):
     return None
 
 
-def _probe_events(events, container, kinds=("Readiness", "Liveness", "Startup")):
-    found = []
+def _probe_events(events: List[Obj], container: Optional[str], kinds: Sequence[str] = ("Readiness", "Liveness", "Startup")) -> List[Obj]:
+    found: List[Obj] = []
     for event in events:
         match = _PROBE_EVENT.match(event.get("message") or "")
         if event.get("reason") == "Unhealthy" and match and match.group("probe").capitalize() in kinds \
@@ -474,10 +483,10 @@ def _probe_events(events, container, kinds=("Readiness", "Liveness", "Startup"))
     return found
 
 
-def _probe_finding(pod, container, probes, restarts):
+def _probe_finding(pod: Obj, container: Optional[str], probes: List[Obj], restarts: int) -> Finding:
     name = (pod.get("metadata") or {}).get("name")
     last = probes[-1]
-    kind = _PROBE_EVENT.match(last["message"]).group("probe").capitalize()
+    kind = _PROBE_EVENT.match(last["message"]).group("probe").capitalize()  # type: ignore[union-attr]  # _probe_events matched it
     count = sum((e.get("count") or (e.get("series") or {}).get("count") or 1) for e in probes)
     if kind == "Startup":
         fix = ("give the model time to load: raise the startup probe's failureThreshold x periodSeconds, "
@@ -494,7 +503,7 @@ def _probe_finding(pod, container, probes, restarts):
     )
 
 
-def diagnose_pod(client, namespace, pod, events, fleet):
+def diagnose_pod(client: K8sClient, namespace: str, pod: Obj, events: List[Obj], fleet: _Fleet) -> Optional[Finding]:
     """The finding for one pod that is not ready, or None when it is ready (or going away)."""
     metadata = pod.get("metadata") or {}
     if metadata.get("deletionTimestamp") or pod_ready(pod):
@@ -536,7 +545,7 @@ def diagnose_pod(client, namespace, pod, events, fleet):
     )
 
 
-def diagnose_workload(client, namespace, selector):
+def diagnose_workload(client: K8sClient, namespace: str, selector: Union[None, str, Dict[str, Any]]) -> List[Finding]:
     """Findings for each pod in namespace matching selector that is not ready. [] when all are ready.
 
     selector: a label selector string, a {label: value} dict, or a LabelSelector ({matchLabels, matchExpressions}).
@@ -559,7 +568,7 @@ def diagnose_workload(client, namespace, selector):
     except K8sError:
         events = []  # no permission to read events: pod statuses alone still name most causes
     fleet = _Fleet(client)
-    findings = []
+    findings: List[Finding] = []
     for pod in sorted(unready, key=lambda p: (p.get("metadata") or {}).get("name") or ""):
         finding = diagnose_pod(client, namespace, pod, events, fleet)
         if finding:
@@ -567,7 +576,7 @@ def diagnose_workload(client, namespace, selector):
     return findings
 
 
-def revision(obj):
+def revision(obj: Obj) -> int:
     """The rollout revision a Deployment or ReplicaSet carries (0 when none)."""
     try:
         return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION) or 0)
@@ -575,7 +584,7 @@ def revision(obj):
         return 0
 
 
-def owned_replicasets(client, dep):
+def owned_replicasets(client: K8sClient, dep: Obj) -> List[Obj]:
     """The ReplicaSets a Deployment controls."""
     metadata = dep.get("metadata") or {}
     selector = label_selector((dep.get("spec") or {}).get("selector") or {})
@@ -586,7 +595,7 @@ def owned_replicasets(client, dep):
     ]
 
 
-def _new_pods_selector(client, dep):
+def _new_pods_selector(client: K8sClient, dep: Obj) -> str:
     """The Deployment's selector narrowed to the pods of its current revision (old, healthy pods are no evidence)."""
     selector = label_selector((dep.get("spec") or {}).get("selector") or {})
     current = revision(dep)
@@ -597,7 +606,7 @@ def _new_pods_selector(client, dep):
     return selector
 
 
-def pods_selector(client, kind, live):
+def pods_selector(client: K8sClient, kind: str, live: Obj) -> str:
     """The label selector of the pods that decide whether a workload of that kind is ready."""
     if kind == "Deployment":
         return _new_pods_selector(client, live)
@@ -606,30 +615,30 @@ def pods_selector(client, kind, live):
     return label_selector((live.get("spec") or {}).get("selector") or {})
 
 
-def object_ref(kind, namespace, name):
+def object_ref(kind: str, namespace: Optional[str], name: str) -> str:
     return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
 
 
-def controller_warnings(client, kind, namespace, name):
+def controller_warnings(client: K8sClient, kind: str, namespace: Optional[str], name: str) -> Dict[Optional[str], Any]:
     """The latest message of each Warning reason about the object itself (a controller saying why it made no pod)."""
     try:
         events = client.list("v1", "Event", namespace,
                              field_selector="involvedObject.kind=%s,involvedObject.name=%s" % (kind, name))
     except K8sError:
         return {}
-    latest = {}
+    latest: Dict[Optional[str], Any] = {}
     for event in sorted((e for e in events if e.get("type") == "Warning"), key=_event_time):
         latest[event.get("reason")] = event.get("message")
     return latest
 
 
-def diagnose_unready(client, states):
+def diagnose_unready(client: K8sClient, states: List[Dict[str, Any]]) -> List[Finding]:
     """Findings for each state of waiter.wait_until_ready that is not ready, each with "object" set.
 
     The pods of the workload come first; where no pod is to blame, the object's own status is the evidence,
     with the latest warnings its controller recorded (a quota or Pod Security refusing its pods).
     """
-    findings = []
+    findings: List[Finding] = []
     for state in states:
         if state["ready"]:
             continue

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Callable, Dict, Optional, TypeVar
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
 
 # Answers worth another try: optimistic-lock conflicts, throttling, an API server restarting.
+T = TypeVar("T")
+
 RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
 
 # API groups of the CRDs this collection writes, and what installs them.
-CRD_PROVIDERS = {
+CRD_PROVIDERS: Dict[str, str] = {
     "keda.sh": "KEDA",
     "monitoring.coreos.com": "the prometheus-operator CRDs",
     "serving.kserve.io": "KServe",
@@ -52,7 +55,7 @@ class K8sApiError(K8sError):
     """Any other error answer of the API server."""
 
 
-def missing_crd_error(api_version, kind):
+def missing_crd_error(api_version: str, kind: str) -> K8sCrdMissingError:
     group = api_version.split("/", 1)[0] if "/" in api_version else ""
     provider = CRD_PROVIDERS.get(group)
     hint = "install %s first" % provider if provider else "install the CustomResourceDefinition that serves it first"
@@ -64,35 +67,40 @@ def missing_crd_error(api_version, kind):
     )
 
 
-def _status_message(exc):
+def _status_message(exc: Exception) -> str:
     """The `message` of a Kubernetes Status body, or the raw reason."""
     body = getattr(exc, "body", None)
+    message: str
     if body:
         try:
             data = json.loads(body)
             if isinstance(data, dict) and data.get("message"):
-                return data["message"]
+                message = data["message"]
+                return message
         except (TypeError, ValueError):
             pass
-    return getattr(exc, "reason", None) or str(exc)
+    message = getattr(exc, "reason", None) or str(exc)
+    return message
 
 
-def _status_reason(exc):
+def _status_reason(exc: Exception) -> Optional[str]:
     body = getattr(exc, "body", None)
     if body:
         try:
-            return (json.loads(body) or {}).get("reason")
+            reason: Optional[str] = (json.loads(body) or {}).get("reason")
+            return reason
         except (TypeError, ValueError, AttributeError):
             return None
     return None
 
 
-def is_apply_conflict(exc):
+def is_apply_conflict(exc: Exception) -> bool:
     """A server-side apply field-ownership conflict (not an optimistic-lock 409)."""
     return getattr(exc, "status", None) == 409 and "Apply failed with" in _status_message(exc)
 
 
-def translate_api_error(exc, verb, kind, name=None, namespace=None, context=None):
+def translate_api_error(exc: Exception, verb: str, kind: str, name: Optional[str] = None, namespace: Optional[str] = None,
+                        context: Optional[str] = None) -> K8sError:
     """Turn an ApiException into a K8sError that says what was attempted and what to do."""
     status = getattr(exc, "status", None)
     message = _status_message(exc)
@@ -133,7 +141,7 @@ def translate_api_error(exc, verb, kind, name=None, namespace=None, context=None
     return K8sApiError("%s while trying to %s %s: %s" % (status, verb, target, message), status=status, reason=_status_reason(exc))
 
 
-def with_retries(func, retries=5, delay=0.5, sleep=time.sleep):
+def with_retries(func: Callable[[], T], retries: int = 5, delay: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> T:
     """Call func; retry optimistic-lock conflicts, throttling and API restarts with backoff.
 
     A server-side apply field conflict is not retried: it needs a decision (force_conflicts).

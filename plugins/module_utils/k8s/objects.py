@@ -7,6 +7,7 @@ namespaces with the Pod Security level their pods need."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any, Dict
 
 MANAGED_BY = "inferops.kubernetes"
 
@@ -14,12 +15,12 @@ MANAGED_BY = "inferops.kubernetes"
 CONFIG_HASH_ANNOTATION = "inferops.kubernetes/config-sha256"
 
 
-def config_digest(text):
+def config_digest(text: str) -> str:
     """The CONFIG_HASH_ANNOTATION value of a configuration, given as text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def pod_security_namespace(name, level):
+def pod_security_namespace(name: str, level: str) -> Dict[str, Any]:
     """A Namespace of this collection whose Pod Security level is enforced, audited and warned."""
     labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
     for mode in ("enforce", "audit", "warn"):

@@ -10,6 +10,7 @@ module fails naming the option before it builds or sends anything.
 from __future__ import annotations
 
 import re
+from typing import Any, Dict, NoReturn, Optional
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 
@@ -23,11 +24,11 @@ TOLERATION_OPERATORS = ("Exists", "Equal")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def fail(path, problem, fix):
+def fail(path: str, problem: str, fix: str) -> NoReturn:
     raise InputError("%s: %s. %s" % (path, problem, fix))
 
 
-def with_defaults(given, defaults, what):
+def with_defaults(given: Dict[str, Any], defaults: Dict[str, Any], what: str) -> Dict[str, Any]:
     """``defaults`` overlaid with the options of ``given`` that are set (not None); an option
     ``defaults`` does not know is refused, naming ``what`` the options belong to."""
     merged = dict(defaults)
@@ -38,7 +39,7 @@ def with_defaults(given, defaults, what):
     return merged
 
 
-def valid_image(path, image, example):
+def valid_image(path: str, image: Any, example: str) -> str:
     """An image reference with a pinned tag or a digest. `latest` and no tag are refused: they move, so
     pods of one workload end up running different versions."""
     if not isinstance(image, str) or not image.strip() or image != image.strip() or " " in image:
@@ -54,7 +55,7 @@ def valid_image(path, image, example):
     return image
 
 
-def qualified_name_problem(name):
+def qualified_name_problem(name: str) -> Optional[str]:
     """Why name is not a valid label (or taint) key, or None: [prefix/]name as the API checks it."""
     prefix, _sep, local = name.rpartition("/")
     if prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
@@ -64,7 +65,7 @@ def qualified_name_problem(name):
     return None
 
 
-def valid_label_value(path, value, integers=False):
+def valid_label_value(path: str, value: Any, integers: bool = False) -> str:
     """A label-like value as the API wants it: a string. YAML's true is refused, not converted; so is 1,
     unless integers=True (a count such as nvidia.com/gpu.count: 8), which makes it "8"."""
     if integers and isinstance(value, int) and not isinstance(value, bool):
@@ -78,7 +79,7 @@ def valid_label_value(path, value, integers=False):
     return value
 
 
-def valid_toleration(index, value):
+def valid_toleration(index: int, value: Any) -> Dict[str, Any]:
     """tolerations[index] checked as the API checks it; returns it with the default operator Equal filled in."""
     path = "tolerations[%d]" % index
     if not isinstance(value, dict):

@@ -12,10 +12,14 @@ status` does. Why a workload's pods are not ready is k8s/diagnose.py's job.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.conditions import condition, condition_status
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError, with_retries
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient
 
 Obj = Dict[str, Any]
 State = Tuple[bool, bool, str]
@@ -153,11 +157,13 @@ def readiness(api_version: str, kind: str, obj: Optional[Obj]) -> State:
     return check(obj)
 
 
-def wait_for(client, api_version, kind, name, namespace, predicate, timeout, describe, interval=1.0,
-             clock=time.monotonic, sleep=time.sleep):
+def wait_for(client: K8sClient, api_version: str, kind: str, name: str, namespace: Optional[str],
+             predicate: Callable[[Obj], bool], timeout: float, describe: Callable[[Optional[Obj]], str],
+             interval: float = 1.0, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> Obj:
     """Poll until predicate(obj) is true; return obj. On timeout raise with describe(obj)."""
     deadline = clock() + timeout
-    obj = None
+    obj: Optional[Obj] = None
     while True:
         obj = client.get(api_version, kind, name, namespace)
         if obj is not None and predicate(obj):
@@ -171,8 +177,9 @@ def wait_for(client, api_version, kind, name, namespace, predicate, timeout, des
         sleep(interval)
 
 
-def wait_until_ready(client, targets: List[Tuple[str, str, str, Optional[str]]], timeout: float, interval: float = 1.0,
-                     sleep=time.sleep, clock=time.monotonic) -> Tuple[List[Dict[str, Any]], float]:
+def wait_until_ready(client: K8sClient, targets: List[Tuple[str, str, str, Optional[str]]], timeout: float,
+                     interval: float = 1.0, sleep: Callable[[float], None] = time.sleep,
+                     clock: Callable[[], float] = time.monotonic) -> Tuple[List[Dict[str, Any]], float]:
     """Poll (api_version, kind, name, namespace) targets until each is ready by READINESS, at most timeout seconds.
 
     Ends early when every target still pending has failed (waiting cannot help). Returns the last state of each
@@ -182,9 +189,10 @@ def wait_until_ready(client, targets: List[Tuple[str, str, str, Optional[str]]],
     start = clock()
     deadline = start + timeout
     while True:
-        states = []
+        states: List[Dict[str, Any]] = []
         for api_version, kind, name, namespace in targets:
-            live = with_retries(lambda a=api_version, k=kind, n=name, ns=namespace: client.get(a, k, n, ns), sleep=sleep)
+            # partial rather than a lambda with defaults: it binds this target the same way, and mypy can type it
+            live = with_retries(partial(client.get, api_version, kind, name, namespace), sleep=sleep)
             ready, failed, reason = readiness(api_version, kind, live)
             states.append(dict(kind=kind, name=name, namespace=namespace, live=live, ready=ready, failed=failed, reason=reason))
         pending = [state for state in states if not state["ready"]]
@@ -194,7 +202,7 @@ def wait_until_ready(client, targets: List[Tuple[str, str, str, Optional[str]]],
         sleep(max(min(interval, deadline - now), 0))
 
 
-def wait_for_crd_established(client, name, timeout=60):
+def wait_for_crd_established(client: K8sClient, name: str, timeout: float = 60) -> Obj:
     return wait_for(
         client, "apiextensions.k8s.io/v1", "CustomResourceDefinition", name, None,
         lambda obj: crd_state(obj)[0], timeout, lambda obj: crd_state(obj)[2], interval=0.5,

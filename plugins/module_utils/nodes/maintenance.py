@@ -15,6 +15,7 @@ but only when this module cordoned it: a node an administrator cordoned stays co
 from __future__ import annotations
 
 import time
+from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory import pod_gpu_requests
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
@@ -95,7 +96,7 @@ def drain(client, name, reason, scope="gpu", timeout=300, check_mode=False, slee
     result["changed"] = True
     deadline = clock() + timeout
     pending = {p["metadata"]["uid"]: p for p in victims}
-    blocked = {}
+    blocked: Dict[str, str] = {}
     evicted = set()
     while True:
         for uid, pod in pending.items():
@@ -161,7 +162,7 @@ def ready(client, name, expected, restart_namespace=None, restart_selector=None,
         result["resources"] = gpu_allocatable(node)
     annotations = node["metadata"].get("annotations") or {}
     if CORDONED_BY in annotations:
-        patch = {"metadata": {"annotations": {CORDONED_BY: None}}}
+        patch: Dict[str, Any] = {"metadata": {"annotations": {CORDONED_BY: None}}}
         if (node.get("spec") or {}).get("unschedulable"):
             patch["spec"] = {"unschedulable": None}
             result["uncordoned"] = True

@@ -8,6 +8,8 @@ or write them as YAML files. Nothing is written before the whole spec has passed
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
@@ -18,6 +20,9 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifest
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
 
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+
 SPEC_OPTIONS = tuple(DEFAULTS)
 
 
@@ -27,7 +32,7 @@ def plan(params):
     return spec, build_manifests(spec)
 
 
-def apply_stack(client, spec, objects, check_mode=False, force_conflicts=False, warn=None):
+def apply_stack(client, spec: StackSpec, objects, check_mode=False, force_conflicts=False, warn=None):
     """Apply the objects; return the module's result keys (changed, objects, diff)."""
     if warn and spec["gpu"]:
         try:
@@ -46,7 +51,7 @@ def apply_stack(client, spec, objects, check_mode=False, force_conflicts=False, 
     }
 
 
-def wait_and_maybe_roll_back(client, spec, objects, timeout, rollback_on_failure):
+def wait_and_maybe_roll_back(client, spec: StackSpec, objects, timeout, rollback_on_failure):
     """Wait for the rollout; return (rollout result, rollback result or None, failure message or None)."""
     state = rollout.wait_for_rollout(client, objects, timeout)
     if state["ready"]:

@@ -6,11 +6,15 @@
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import pdb
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 
 def merge(base, override):
@@ -48,12 +52,12 @@ def apply_overrides(objects, overrides):
     return objects
 
 
-def namespace(spec):
+def namespace(spec: StackSpec):
     """The stack's namespace, enforcing Pod Security `restricted`: the stack's pods are built to pass it."""
     return pod_security_namespace(spec["namespace"], "restricted")
 
 
-def build_manifests(spec):
+def build_manifests(spec: StackSpec):
     """The runtime's objects in apply order (ConfigMaps and ServingRuntime first: pods read them; then the
     workload and Service), then the PodDisruptionBudget.
 
@@ -65,7 +69,7 @@ def build_manifests(spec):
     return objects
 
 
-def _stack_objects(spec):
+def _stack_objects(spec: StackSpec):
     objects = runtimes.get(spec["runtime"]).objects(spec)
     objects.append(pdb.pod_disruption_budget(spec))
     return apply_overrides(objects, spec["overrides"])

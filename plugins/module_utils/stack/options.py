@@ -11,12 +11,14 @@ this by tests/unit/test_argument_specs.py.
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import APPLY_ARG_SPEC, STATE_ARG_SPEC
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 
 # What the stack is: the options spec.validate() reads.
-STACK_OPTIONS = dict(
+STACK_OPTIONS: Dict[str, Dict[str, Any]] = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", default="default"),
     runtime=dict(type="str", required=True, choices=list(runtimes.RUNTIMES)),

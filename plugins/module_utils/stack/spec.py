@@ -15,7 +15,9 @@ import copy
 import json
 import re
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Dict, List, NoReturn, Optional, Sequence, Set, cast
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import (
     ALL_KNOWN_PROFILES,
     GPU,
@@ -29,7 +31,6 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
-    InputError,
     qualified_name_problem,
     valid_image,
     valid_label_value,
@@ -41,8 +42,12 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.options import STACK_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import kserve as kserve_runtime
 
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import GpuSpec, KserveSpec, ModelSpec, StackSpec, TensorSpec, WarmupSpec
+
 # Top-level defaults for a plain dict of options, as the module's params would have them.
-DEFAULTS = option_defaults(STACK_OPTIONS)
+DEFAULTS: Dict[str, Any] = option_defaults(STACK_OPTIONS)
 
 MODEL_OPTIONS = (
     "name", "pvc", "path", "storage_uri", "versions", "version_policy", "latest_versions", "version_labels",
@@ -74,7 +79,7 @@ class SpecError(InputError):
     """A wrong option: the message names it and says how to fix it."""
 
 
-def _fail(path, problem, fix):
+def _fail(path: str, problem: str, fix: str) -> NoReturn:
     raise SpecError("%s: %s. %s" % (path, problem, fix))
 
 
@@ -235,14 +240,14 @@ def _versions(runtime, model):
     return {"versions": versions, "version_policy": policy, "latest_versions": latest, "version_labels": checked}
 
 
-def _model(runtime, value, kserve):
+def _model(runtime: Runtime, value: Any, kserve: KserveSpec) -> ModelSpec:
     model = _mapping("model", value, MODEL_OPTIONS, "{name: resnet50, pvc: models, path: resnet50}")
     if not model.get("name"):
         _fail("model.name", "is required", "Name the model as clients call it, for example resnet50.")
     name = model["name"]
     if not isinstance(name, str) or not _MODEL_NAME.match(name):
         _fail("model.name", "%r is not a model name" % (name,), "Use up to 63 letters, digits, '_', '-' or '.', for example resnet50.")
-    spec = {"name": name}
+    spec: Dict[str, Any] = {"name": name}
     spec.update(_storage(runtime, model))
     spec.update(_versions(runtime, model))
     options = runtime.all_model_options()
@@ -306,10 +311,10 @@ def _model(runtime, value, kserve):
         if fmt_version is not None and not isinstance(fmt_version, str):
             _fail("model.format_version", "expected a string, got %r" % (fmt_version,), "Quote it in YAML, for example '1'.")
         spec["format_version"] = fmt_version
-    return spec
+    return cast("ModelSpec", spec)  # built key by key above
 
 
-def _kserve(runtime, value):
+def _kserve(runtime: Runtime, value: Any) -> KserveSpec:
     kserve = _mapping("kserve", value, KSERVE_OPTIONS, "{deployment_mode: Standard, protocol: v2}")
     if kserve and not runtime.kserve_options:
         _fail("kserve", "applies to runtime kserve only", "Leave it out for %s." % runtime.name)
@@ -331,7 +336,7 @@ def _kserve(runtime, value):
     return {"deployment_mode": mode, "protocol": protocol, "runtime": runtime_name, "canary_traffic_percent": canary}
 
 
-def _gpu(value):
+def _gpu(value: Any) -> Optional[GpuSpec]:
     gpu = _mapping("gpu", value, GPU_OPTIONS, "{count: 1, product: NVIDIA-H100-80GB-HBM3}")
     if not gpu:
         return None
@@ -383,9 +388,9 @@ def _gpu(value):
     return {"resource": mig_resource(profile), "count": count, "product": product, "mig_profile": profile}
 
 
-def _resources(value, gpu):
+def _resources(value: Any, gpu: Optional[GpuSpec]) -> Dict[str, Dict[str, Any]]:
     resources = _mapping("resources", value, ("requests", "limits"), "{requests: {cpu: '2', memory: 8Gi}, limits: {memory: 8Gi}}")
-    checked = {}
+    checked: Dict[str, Dict[str, Any]] = {}
     for part in ("requests", "limits"):
         entries = resources.get(part) or {}
         if not isinstance(entries, dict):
@@ -433,7 +438,7 @@ def _resources(value, gpu):
     return checked
 
 
-def _ports(runtime, value, warmup):
+def _ports(runtime: Runtime, value: Any, warmup: Optional[WarmupSpec]) -> Dict[str, int]:
     ports = dict(runtime.ports)
     given = _mapping("ports", value, sorted(ports), "{http: 9000}")
     for name, port in given.items():
@@ -449,11 +454,11 @@ def _ports(runtime, value, warmup):
     return ports
 
 
-def _warmup(runtime, value, model_name, model_inputs=()):
+def _warmup(runtime: Runtime, value: Any, model_name: str, model_inputs: Optional[Sequence[TensorSpec]] = ()) -> Optional[WarmupSpec]:
     warmup = _mapping("warmup", value, WARMUP_OPTIONS, "{count: 10, body: {instances: [[1.0, 2.0]]}}")
     if not warmup:
         return None
-    checked = {
+    checked: Dict[str, Any] = {
         "count": _whole("warmup.count", warmup.get("count", 10), 1),
         "listen_port": _whole("warmup.listen_port", warmup.get("listen_port", warmup_builder.PORT), 1, 65535, what="a port number"),
         "image": valid_image("warmup.image", warmup.get("image", warmup_builder.IMAGE), warmup_builder.IMAGE),
@@ -473,12 +478,12 @@ def _warmup(runtime, value, model_name, model_inputs=()):
                 _fail("warmup.inputs", "model.inputs has variable dimensions (-1), and a warmup sample needs fixed ones",
                       "Give warmup.inputs with the sample's dims.")
             checked["inputs"] = [dict(t) for t in model_inputs]
-            return checked
+            return cast("WarmupSpec", checked)  # built key by key, as are the two below
         if not isinstance(inputs, list) or not inputs:
             _fail("warmup.inputs", "Triton's model_warmup needs each input's name, data_type and dims",
                   "For example [{name: input, data_type: TYPE_FP32, dims: [3, 224, 224]}], or list them in model.inputs.")
         checked["inputs"] = [_tensor("warmup.inputs[%d]" % i, entry, runtime.data_types) for i, entry in enumerate(inputs)]
-        return checked
+        return cast("WarmupSpec", checked)
     if warmup.get("inputs") is not None:
         _fail("warmup.inputs", "applies to triton and onnxruntime", "Give a sample request in warmup.body for %s." % runtime.name)
     body = warmup.get("body")
@@ -488,10 +493,10 @@ def _warmup(runtime, value, model_name, model_inputs=()):
     checked["body"] = body if isinstance(body, str) else json.dumps(body, sort_keys=True)
     content_type = warmup.get("content_type", "application/json")
     checked["content_type"] = _string("warmup.content_type", content_type, "application/json")
-    return checked
+    return cast("WarmupSpec", checked)
 
 
-def _tensor(path, entry, data_types, variable=False):
+def _tensor(path: str, entry: Any, data_types: Sequence[str], variable: bool = False) -> TensorSpec:
     entry = _mapping(path, entry, ("name", "data_type", "dims"), "{name: input, data_type: TYPE_FP32, dims: [4]}")
     name = _string(path + ".name", entry.get("name"), "input__0")
     data_type = entry.get("data_type")
@@ -500,7 +505,7 @@ def _tensor(path, entry, data_types, variable=False):
     dims = entry.get("dims")
     if not isinstance(dims, list) or not dims:
         _fail(path + ".dims", "expected a list of dimensions", "For example [3, 224, 224] (without the batch dimension).")
-    checked = []
+    checked: List[int] = []
     for i, dim in enumerate(dims):
         if variable and dim == -1:
             checked.append(-1)
@@ -542,7 +547,7 @@ def reject_booleans_in_labels(path, obj):
             reject_booleans_in_labels("%s[%d]" % (path, index), child)
 
 
-def validate(params):
+def validate(params: Dict[str, Any]) -> StackSpec:
     """A complete, checked spec from the module's options; SpecError names the first wrong one."""
     merged = with_defaults(params, DEFAULTS, "inference stack")
     names = list(rt.RUNTIMES)
@@ -616,14 +621,14 @@ def validate(params):
     }
 
 
-def cluster_warnings(spec, nodes):
+def cluster_warnings(spec: StackSpec, nodes: List[Dict[str, Any]]) -> List[str]:
     """Warnings about the spec that only the cluster's nodes can tell (nodes: Node objects as dicts)."""
-    warnings = []
+    warnings: List[str] = []
     gpu = spec["gpu"]
     if not gpu:
         return warnings
-    advertised = set()
-    products = set()
+    advertised: Set[str] = set()
+    products: Set[str] = set()
     for node in nodes:
         advertised.update(k for k, v in ((node.get("status") or {}).get("allocatable") or {}).items() if str(v) not in ("0", ""))
         product = ((node.get("metadata") or {}).get("labels") or {}).get("nvidia.com/gpu.product")

@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import MANAGED_BY, config_digest
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 COMPONENT = "model-server"
 GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -19,11 +23,11 @@ PRE_STOP_SLEEP = 5
 PROBE_PERIOD = 10
 
 
-def selector_labels(spec):
+def selector_labels(spec: StackSpec):
     return {"app.kubernetes.io/instance": spec["name"], "app.kubernetes.io/component": COMPONENT}
 
 
-def labels(spec):
+def labels(spec: StackSpec):
     result = dict(spec["labels"])
     result.update(selector_labels(spec))
     result.update({
@@ -33,7 +37,7 @@ def labels(spec):
     return result
 
 
-def metadata(spec, name, with_labels=True):
+def metadata(spec: StackSpec, name, with_labels=True):
     meta = {"name": name, "namespace": spec["namespace"]}
     if with_labels:
         meta["labels"] = labels(spec)
@@ -45,7 +49,7 @@ def config_hash(*config_maps):
     return config_digest(json.dumps([c["data"] for c in config_maps if c], sort_keys=True))
 
 
-def container_security_context(spec):
+def container_security_context(spec: StackSpec):
     return {
         "runAsNonRoot": True,
         "allowPrivilegeEscalation": False,
@@ -66,11 +70,11 @@ def pod_security_context():
     }
 
 
-def resources(spec):
+def resources(spec: StackSpec):
     return {part: dict(values) for part, values in spec["resources"].items() if values}
 
 
-def tolerations(spec):
+def tolerations(spec: StackSpec):
     result = [dict(t) for t in spec["tolerations"]]
     # GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule to keep other pods off them.
     if spec["gpu"] and not any(t.get("key") == "nvidia.com/gpu" for t in result):
@@ -78,7 +82,7 @@ def tolerations(spec):
     return result
 
 
-def topology_spread(spec, selector):
+def topology_spread(spec: StackSpec, selector):
     if spec["spread"] == "none":
         return []
     return [{
@@ -90,7 +94,7 @@ def topology_spread(spec, selector):
     }]
 
 
-def place(pod_spec, spec):
+def place(pod_spec, spec: StackSpec):
     """Put the spec's node selector, tolerations and topology spread on a pod spec (or KServe predictor)."""
     if spec["node_selector"]:
         pod_spec["nodeSelector"] = dict(spec["node_selector"])
@@ -112,7 +116,7 @@ def http_probe(path, port_name, period=PROBE_PERIOD, failure_threshold=3, timeou
     }
 
 
-def probes(spec, runtime):
+def probes(spec: StackSpec, runtime):
     """Startup, readiness and liveness on the runtime's real health endpoints.
 
     The startup probe allows startup_timeout seconds for the model to load; liveness only begins
@@ -135,7 +139,7 @@ def lifecycle():
     return {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP}}}
 
 
-def container_ports(spec):
+def container_ports(spec: StackSpec):
     return [{"name": name, "containerPort": port, "protocol": "TCP"} for name, port in sorted(spec["ports"].items())]
 
 
@@ -145,13 +149,13 @@ def scratch_volume(name, mount_path, memory=False):
     return volume, {"name": name, "mountPath": mount_path}
 
 
-def model_volume(spec):
+def model_volume(spec: StackSpec):
     if not spec["model"]["pvc"]:
         return None
     return {"name": "model", "persistentVolumeClaim": {"claimName": spec["model"]["pvc"], "readOnly": True}}
 
 
-def config_map(spec, suffix, data):
+def config_map(spec: StackSpec, suffix, data):
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -8,10 +8,15 @@ maxUnavailable rather than minAvailable: with one replica, minAvailable 1 would 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
-def pod_disruption_budget(spec):
+
+def pod_disruption_budget(spec: StackSpec):
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 APP_PROTOCOLS = {"http": "http", "grpc": "kubernetes.io/h2c", "metrics": "http"}
 
 
-def service(spec, runtime):
+def service(spec: StackSpec, runtime):
     ports = [
         {"name": name, "port": spec["ports"][name], "targetPort": name, "protocol": "TCP", "appProtocol": APP_PROTOCOLS[name]}
         for name in runtime.service_ports if name in spec["ports"]

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import inspect
 import json
+from typing import TYPE_CHECKING, Any, Dict, cast
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import warmup_agent
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec, WarmupSpec
 
 # The sidecar runs a stdlib-only script: any small Python image does.
 IMAGE = "docker.io/library/python:3.12.12-slim-bookworm"
@@ -34,13 +38,13 @@ def agent_source():
     return inspect.getsource(warmup_agent)
 
 
-def needs_sidecar(spec, runtime):
+def needs_sidecar(spec: StackSpec, runtime):
     return bool(spec["warmup"]) and not runtime.native_warmup
 
 
-def warmup_config(spec, runtime):
+def warmup_config(spec: StackSpec, runtime):
     """warmup.json: where the agent listens, what health URL it waits for, which request it sends."""
-    warmup = spec["warmup"]
+    warmup = cast("WarmupSpec", spec["warmup"])  # not None: called only when needs_sidecar
     protocol = spec["kserve"]["protocol"]
     base = "http://127.0.0.1:%d" % spec["ports"]["http"]
     model = spec["model"]["name"]
@@ -59,21 +63,21 @@ def warmup_config(spec, runtime):
     }
 
 
-def config_map(spec, runtime):
+def config_map(spec: StackSpec, runtime):
     return common.config_map(spec, "warmup", {
         AGENT_KEY: agent_source(),
         CONFIG_KEY: json.dumps(warmup_config(spec, runtime), indent=2, sort_keys=True) + "\n",
     })
 
 
-def volume(spec):
+def volume(spec: StackSpec):
     return {"name": VOLUME_NAME, "configMap": {"name": "%s-warmup" % spec["name"]}}
 
 
-def container(spec, named_port=True):
+def container(spec: StackSpec, named_port=True):
     """The sidecar. named_port=False probes by number and declares no port: Knative allows one port per pod."""
-    warmup = spec["warmup"]
-    sidecar = {
+    warmup = cast("WarmupSpec", spec["warmup"])  # not None: called only when needs_sidecar
+    sidecar: Dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": warmup["image"],
         "command": ["python3", "%s/%s" % (MOUNT_PATH, AGENT_KEY), "--config", "%s/%s" % (MOUNT_PATH, CONFIG_KEY)],

@@ -9,12 +9,17 @@ the runtime object brings the server container and its health paths.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import CONFIG_HASH_ANNOTATION
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
 
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
-def pod_spec(spec, runtime, server, volumes, extra_containers=()):
+
+def pod_spec(spec: StackSpec, runtime, server, volumes, extra_containers=()):
     """The pod around a server container: security, scheduling, probes, graceful stop."""
     server = dict(server)
     server.update(common.probes(spec, runtime))
@@ -32,7 +37,7 @@ def pod_spec(spec, runtime, server, volumes, extra_containers=()):
     return common.place(pod, spec)
 
 
-def deployment(spec, runtime, config_maps):
+def deployment(spec: StackSpec, runtime, config_maps):
     """The Deployment; config_maps are the ConfigMaps its pods read (their hash rolls the pods)."""
     server, volumes = runtime.container(spec)
     extra = []

@@ -10,7 +10,12 @@ as an argument and ask it for paths and containers. Nothing else in the stack na
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 # Model options every runtime reads; the others are listed per runtime in `model_options`.
 COMMON_MODEL_OPTIONS = frozenset(("name", "pvc", "path", "storage_uri"))
@@ -24,40 +29,40 @@ class Runtime:
     """
 
     #: the runtime option's value
-    name = None
+    name: Optional[str] = None
     #: pinned images: {"cpu": ..., "gpu": ...}; the gpu one is used when the pod requests GPUs
-    images = {}
+    images: Dict[str, str] = {}
     #: named container ports and their default numbers (the ports option may renumber them)
-    ports = {}
+    ports: Dict[str, int] = {}
     #: the named ports the Service exposes, where the runtime has them
-    service_ports = ("http", "grpc", "metrics")
+    service_ports: Tuple[str, ...] = ("http", "grpc", "metrics")
     #: storage URI schemes the runtime reads by itself (model.pvc is always possible)
-    storage_schemes = ()
+    storage_schemes: Tuple[str, ...] = ()
     #: where the model lands inside the serving container
-    model_root = None
+    model_root: Optional[str] = None
     #: (port name, path) of the runtime's Prometheus metrics, or None where it serves none by default
-    metrics = None
+    metrics: Optional[Tuple[str, str]] = None
     #: "native" where the runtime warms the model before it reports ready; "sidecar" where the module's
     #: warmup sidecar gates readiness
     warmup = "sidecar"
     #: the model options the runtime reads beyond COMMON_MODEL_OPTIONS
-    model_options = frozenset()
+    model_options: FrozenSet[str] = frozenset()
     #: how model versions are chosen: None (model.versions does not apply), "policy" (a version policy
     #: in the server's configuration), "mounted" (the version directories the module mounts)
-    versions = None
+    versions: Optional[str] = None
     #: the fix a refusal of model.versions gives, where versions do not apply (None: leave it out)
-    versions_fix = None
+    versions_fix: Optional[str] = None
     #: Triton-style backends and tensor data types (empty where model.backend does not apply)
-    backends = ()
-    data_types = ()
+    backends: Tuple[str, ...] = ()
+    data_types: Tuple[str, ...] = ()
     #: the backend this runtime always uses (ONNX Runtime is Triton's onnxruntime backend)
-    fixed_backend = None
+    fixed_backend: Optional[str] = None
     #: whether the kserve options apply
     kserve_options = False
     #: the longest name: a runtime whose controller derives longer names from it needs a shorter one
     max_name_length = 63
     #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
-    rollback_note = None
+    rollback_note: Optional[str] = None
 
     @property
     def native_warmup(self):
@@ -92,15 +97,15 @@ class Runtime:
 
     # --- objects
 
-    def config_map(self, spec):
+    def config_map(self, spec: StackSpec):
         """The ConfigMap with the server's configuration."""
         raise NotImplementedError
 
-    def container(self, spec):
+    def container(self, spec: StackSpec):
         """(server container without probes, resources and security context, the pod's volumes)."""
         raise NotImplementedError
 
-    def objects(self, spec):
+    def objects(self, spec: StackSpec):
         """The runtime's objects in apply order: ConfigMaps first (the pods read them), the Deployment, the Service."""
         config_maps = [self.config_map(spec)]
         if warmup.needs_sidecar(spec, self):

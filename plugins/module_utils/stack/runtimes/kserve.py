@@ -11,10 +11,15 @@ names (Standard: a Deployment; Knative: a Knative Service). The retired KFServin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 # KServe model servers of the release whose CRDs the collection is tested against (v0.17.0),
 # by model format; a ServingRuntime with this image is rendered unless kserve.runtime names one.
@@ -35,11 +40,11 @@ RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 
 
-def runtime_name(spec):
+def runtime_name(spec: StackSpec):
     return spec["kserve"]["runtime"] or "%s-runtime" % spec["name"]
 
 
-def serving_runtime(spec):
+def serving_runtime(spec: StackSpec):
     """The ServingRuntime for the model format, or None when kserve.runtime names an existing one."""
     if spec["kserve"]["runtime"]:
         return None
@@ -71,7 +76,7 @@ def serving_runtime(spec):
     }
 
 
-def _probes(spec, runtime):
+def _probes(spec: StackSpec, runtime):
     probes = common.probes(spec, runtime)
     for probe in probes.values():
         # KServe names the container's port itself: probe it by number.
@@ -79,7 +84,7 @@ def _probes(spec, runtime):
     return probes
 
 
-def inference_service(spec, runtime):
+def inference_service(spec: StackSpec, runtime):
     model = spec["model"]
     kserve = spec["kserve"]
     model_spec = {
@@ -152,7 +157,7 @@ class KServe(Runtime):
     def image_example(self, model):
         return IMAGES.get(model.get("format")) or "docker.io/kserve/sklearnserver:%s" % VERSION
 
-    def objects(self, spec):
+    def objects(self, spec: StackSpec):
         """The ServingRuntime (unless kserve.runtime names one), the warmup ConfigMap, the InferenceService."""
         objects = []
         own_runtime = serving_runtime(spec)

@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 CONFIG_DIR = "/etc/tensorflow-serving"
 CONFIG_KEY = "models.config"
@@ -20,21 +24,21 @@ def _quote(text):
     return json.dumps(text)
 
 
-def base_path(spec):
+def base_path(spec: StackSpec):
     model = spec["model"]
     return model["storage_uri"] or "%s/%s" % (TensorFlowServing.model_root, model["name"])
 
 
-def model_config_list(spec):
+def model_config_list(spec: StackSpec):
     """The model_config_list in protobuf text format, as --model_config_file reads it."""
     model = spec["model"]
     policy = model["version_policy"]
     if policy == "latest":
-        version_policy = "latest { num_versions: %d }" % model["latest_versions"]
+        version_policy = "latest { num_versions: %d }" % model["latest_versions"]  # type: ignore[str-format]  # an int: latest
     elif policy == "all":
         version_policy = "all {}"
     else:
-        version_policy = "specific { %s }" % " ".join("versions: %d" % v for v in model["versions"])
+        version_policy = "specific { %s }" % " ".join("versions: %d" % v for v in model["versions"])  # type: ignore[union-attr]  # a list: specific
     lines = [
         "model_config_list {",
         "  config {",
@@ -49,11 +53,11 @@ def model_config_list(spec):
     return "\n".join(lines)
 
 
-def _config_map(spec):
+def _config_map(spec: StackSpec):
     return common.config_map(spec, "config", {CONFIG_KEY: model_config_list(spec)})
 
 
-def _container(spec):
+def _container(spec: StackSpec):
     """(container, volumes) of the server."""
     ports = spec["ports"]
     args = [
@@ -101,10 +105,10 @@ class TensorFlowServing(Runtime):
     def predict_path(self, model, protocol="v1"):
         return protocols.v1_predict_path(model)
 
-    def config_map(self, spec):
+    def config_map(self, spec: StackSpec):
         return _config_map(spec)
 
-    def container(self, spec):
+    def container(self, spec: StackSpec):
         return _container(spec)
 
 

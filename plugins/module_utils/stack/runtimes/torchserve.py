@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 HOME = "/home/model-server"
 CONFIG_DIR = HOME + "/config"
@@ -18,7 +22,7 @@ CONFIG_KEY = "config.properties"
 MODEL_STORE = HOME + "/model-store"
 
 
-def config_properties(spec):
+def config_properties(spec: StackSpec):
     model = spec["model"]
     ports = spec["ports"]
     models = {
@@ -49,11 +53,11 @@ def config_properties(spec):
     return "\n".join(lines)
 
 
-def _config_map(spec):
+def _config_map(spec: StackSpec):
     return common.config_map(spec, "config", {CONFIG_KEY: config_properties(spec)})
 
 
-def _container(spec):
+def _container(spec: StackSpec):
     volumes = [{"name": "config", "configMap": {"name": "%s-config" % spec["name"]}}]
     mounts = [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}]
     # TorchServe unpacks archives and writes logs: scratch space, so that the root filesystem stays read-only.
@@ -107,10 +111,10 @@ class TorchServe(Runtime):
     def predict_path(self, model, protocol="v1"):
         return protocols.torchserve_predict_path(model)
 
-    def config_map(self, spec):
+    def config_map(self, spec: StackSpec):
         return _config_map(spec)
 
-    def container(self, spec):
+    def container(self, spec: StackSpec):
         return _container(spec)
 
 

@@ -11,10 +11,14 @@ the PVC (read-only), so the module owns the configuration without writing into t
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Literal
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.inference import protocols
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
+
+if TYPE_CHECKING:
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
 
 REPOSITORY = "/models"
 CONFIG_KEY = "config.pbtxt"
@@ -29,7 +33,7 @@ DATA_TYPES = (
 )
 
 
-def model_config(spec):
+def model_config(spec: StackSpec):
     """config.pbtxt in protobuf text format."""
     model = spec["model"]
     backend = model["backend"]
@@ -38,14 +42,16 @@ def model_config(spec):
         lines.append("platform: %s" % json.dumps(PLATFORMS[backend]))
     else:
         lines.append("backend: %s" % json.dumps(backend))
-    lines.append("max_batch_size: %d" % model["max_batch_size"])
+    lines.append("max_batch_size: %d" % model["max_batch_size"])  # type: ignore[str-format]  # an int for Triton
+    option: Literal["inputs", "outputs"]
     for option, block in (("inputs", "input"), ("outputs", "output")):
         if model[option]:
             lines.append("%s [" % block)
             lines.append(",\n".join("  { name: %s, data_type: %s, dims: [ %s ] }" % (
                 json.dumps(t["name"]), t["data_type"], ", ".join(str(d) for d in t["dims"])) for t in model[option]))
             lines.append("]")
-    lines.append("version_policy: { specific: { versions: [ %s ] } }" % ", ".join(str(v) for v in model["versions"]))
+    # model["versions"] is a list for Triton (versions "mounted"), never None
+    lines.append("version_policy: { specific: { versions: [ %s ] } }" % ", ".join(str(v) for v in model["versions"]))  # type: ignore[union-attr]
     lines.append("instance_group [ { kind: %s, count: 1 } ]" % ("KIND_GPU" if spec["gpu"] else "KIND_CPU"))
     warmup = spec["warmup"]
     if warmup:
@@ -63,11 +69,11 @@ def model_config(spec):
     return "\n".join(lines)
 
 
-def _config_map(spec):
+def _config_map(spec: StackSpec):
     return common.config_map(spec, "config", {CONFIG_KEY: model_config(spec)})
 
 
-def _container(spec):
+def _container(spec: StackSpec):
     model = spec["model"]
     ports = spec["ports"]
     model_dir = "%s/%s" % (REPOSITORY, model["name"])
@@ -78,7 +84,7 @@ def _container(spec):
     volumes = [repo_volume, {"name": "config", "configMap": {"name": "%s-config" % spec["name"]}},
                common.model_volume(spec), tmp_volume, shm_volume]
     mounts = [repo_mount, {"name": "config", "mountPath": "%s/%s" % (model_dir, CONFIG_KEY), "subPath": CONFIG_KEY, "readOnly": True}]
-    for version in model["versions"]:
+    for version in model["versions"]:  # type: ignore[union-attr]  # a list for Triton
         sub_path = "/".join(p for p in (model["path"], str(version)) if p)
         mounts.append({"name": "model", "mountPath": "%s/%d" % (model_dir, version), "subPath": sub_path, "readOnly": True})
     mounts += [tmp_mount, shm_mount]
@@ -126,10 +132,10 @@ class Triton(Runtime):
     def predict_path(self, model, protocol="v1"):
         return protocols.v2_infer_path(model)
 
-    def config_map(self, spec):
+    def config_map(self, spec: StackSpec):
         return _config_map(spec)
 
-    def container(self, spec):
+    def container(self, spec: StackSpec):
         return _container(spec)
 
 

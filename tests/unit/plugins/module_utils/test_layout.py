@@ -12,6 +12,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
 
@@ -135,3 +136,23 @@ def test_the_wrapper_rule_catches_a_direct_call(tmp_path):
     (tmp_path / "nodes").mkdir()
     (tmp_path / "nodes" / "x.py").write_text("def f(client):\n    return client.resource('v1', 'Node').patch(body={})\n")
     assert low_level_uses(tmp_path) == ["nodes/x.py:2 resource"]
+
+
+def test_the_mig_boot_reapply_is_shipped_with_everything_it_imports():
+    # roles/mig copies these files to the host for the boot-time unit; a missing one fails only at boot
+    shipped = set(yaml.safe_load((ROOT / "roles" / "mig" / "vars" / "main.yml").read_text())["mig_boot_sources"])
+    needed, todo = set(), ["gpu/mig_boot.py"]
+    while todo:
+        path = todo.pop()
+        if path in needed:
+            continue
+        needed.add(path)
+        for _line, target in collection_imports(MODULE_UTILS / path):
+            parts = target.split(".")
+            for depth in (len(parts), len(parts) - 1):  # a module, or a name imported from a module
+                candidate = "/".join(parts[:depth]) + ".py"
+                if (MODULE_UTILS / candidate).is_file():
+                    todo.append(candidate)
+                    break
+    needed |= {str(Path(p).parent / "__init__.py") for p in needed}
+    assert sorted(needed - shipped) == []
