@@ -4,7 +4,7 @@
 # .tmp/gpu-deps (make gpu-deps) when the machine has no package index.
 # Results go to $OUT (default .tmp/gpu-results).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-.tmp/gpu-results}
 mkdir -p "$OUT" .tmp/collections/ansible_collections/inferops
 ln -sfn "$PWD" .tmp/collections/ansible_collections/inferops/kubernetes
