@@ -106,6 +106,9 @@ options:
       - V(absent) deletes only objects this collection alone manages; a Namespace or RuntimeClass that another
         field manager also writes (for example C(kube-system), or a RuntimeClass made by the cluster) is kept and
         listed in RV(kept).
+      - The RuntimeClass V(nvidia) is shared by every install of the plugin in the cluster. V(absent) keeps it
+        while any other DaemonSet (an install of this module in another namespace, or one made by Helm) still
+        runs its pods under it, and lists those DaemonSets in RV(kept); the last install removed takes it away.
     type: str
     choices: [present, absent]
     default: present
@@ -138,7 +141,8 @@ attributes:
     support: full
 notes:
   - Needs C(get), C(patch) and C(delete) on Namespaces, ConfigMaps, DaemonSets and RuntimeClasses, C(get) on
-    PriorityClasses, and C(list) on Pods in the namespace.
+    PriorityClasses, and C(list) on Pods in the namespace. With O(state=absent) and O(runtime_class), also C(list)
+    on DaemonSets in all namespaces, to find the other users of the RuntimeClass.
   - A changed config rolls the DaemonSet, because the pod template carries the config's hash.
   - With O(state=absent) the module does not wait for the namespace to finish terminating.
 seealso:
@@ -199,11 +203,14 @@ rollout:
   type: dict
   sample: {"desired": 5, "updated": 5, "ready": 5, "available": 5, "nodes": ["gpu-h100-0", "gpu-t4-0"]}
 kept:
-  description: Objects O(state=absent) left in place because another field manager also manages them, with the reason.
+  description:
+    - Objects O(state=absent) left in place, with the reason - another field manager also manages them, or
+      (the RuntimeClass) another DaemonSet still runs under it.
   returned: when O(state=absent)
   type: list
   elements: str
-  sample: ["Namespace/kube-system: also managed by kube-apiserver"]
+  sample: ["Namespace/kube-system: also managed by kube-apiserver",
+           "RuntimeClass/nvidia: still used by DaemonSet nvidia-device-plugin/nvidia-device-plugin"]
 diff:
   description: Before and after of each changed object, without server bookkeeping.
   returned: in diff mode, when changed
@@ -274,8 +281,15 @@ def _wait_for_rollout(client, namespace, timeout):
 def _absent(client, module, spec):
     """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields
     (for example the Pod Security labels this module put on kube-system)."""
-    outcome = remove_objects(client, builder.build_manifests(spec), check_mode=module.check_mode)
-    result = dict(changed=outcome["changed"], objects=outcome["results"], kept=outcome["kept"])
+    objects = builder.build_manifests(spec)
+    kept = []
+    if spec["runtime_class"]:
+        users = builder.runtime_class_users(client.list("apps/v1", "DaemonSet"), spec["namespace"])
+        if users:
+            objects = [o for o in objects if o["kind"] != "RuntimeClass"]
+            kept.append("RuntimeClass/%s: still used by DaemonSet %s" % (builder.RUNTIME_CLASS_NAME, ", ".join(users)))
+    outcome = remove_objects(client, objects, check_mode=module.check_mode)
+    result = dict(changed=outcome["changed"], objects=outcome["results"], kept=kept + outcome["kept"])
     if module._diff:
         result["diff"] = outcome["diff"]
     return result

@@ -318,6 +318,25 @@ def build_manifests(spec):
     return objects
 
 
+def runtime_class_users(daemonsets, namespace):
+    """The DaemonSets, other than this install's own in namespace, whose pods run under the RuntimeClass nvidia,
+    as "namespace/name" strings.
+
+    The RuntimeClass is cluster-wide and every install writes the same one, so removing one install must keep it
+    while another DaemonSet still names it (a second install of the plugin, or one made by Helm): the API would
+    refuse that DaemonSet's next pods. A DaemonSet already being deleted relies on nothing.
+    """
+    users = []
+    for daemonset in daemonsets:
+        metadata = daemonset.get("metadata") or {}
+        if metadata.get("deletionTimestamp") or (metadata.get("namespace"), metadata.get("name")) == (namespace, NAME):
+            continue
+        template = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+        if template.get("runtimeClassName") == RUNTIME_CLASS_NAME:
+            users.append("%s/%s" % (metadata.get("namespace"), metadata.get("name")))
+    return sorted(users)
+
+
 def rollout_status(daemonset):
     """The DaemonSet's rollout counters: desired, updated, ready, available, and whether status is current."""
     status = (daemonset or {}).get("status") or {}
