@@ -148,3 +148,35 @@ def node_writes(log, names, user_agent="inferops-kubernetes"):
                 count += 1
     return count
 
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by=inferops.kubernetes"
+FIELD_MANAGER = "inferops.kubernetes"
+
+
+def collection_objects(kubeconfig):
+    """{(group/version, kind, namespace, name): resourceVersion} of every object in the cluster that the
+    collection writes: its field manager in managedFields, or its managed-by label.
+
+    Read with the kubernetes package alone (discovery, then a plain list of every listable kind), not
+    through the collection's client, so that what is measured does not depend on the code under test.
+    """
+    from kubernetes import config  # pylint: disable=import-outside-toplevel
+    from kubernetes.dynamic import DynamicClient  # pylint: disable=import-outside-toplevel
+
+    api = config.new_client_from_config(config_file=kubeconfig)
+    found = {}
+    for resource in DynamicClient(api).resources.search(preferred=True):
+        if "/" in (resource.name or "") or "list" not in (resource.verbs or []) or resource.kind.endswith("List"):
+            continue
+        if resource.kind in ("Event", "Lease"):  # written by the cluster all the time, never by the collection
+            continue
+        path = "/%s/%s/%s" % (resource.prefix, resource.group_version, resource.name)
+        response = api.call_api(*api.param_serialize("GET", path, auth_settings=["BearerToken"]))
+        for item in json.loads(response.read()).get("items") or []:
+            metadata = item["metadata"]
+            managers = {entry.get("manager") for entry in metadata.get("managedFields") or []}
+            labelled = (metadata.get("labels") or {}).get("app.kubernetes.io/managed-by") == "inferops.kubernetes"
+            if FIELD_MANAGER in managers or labelled:
+                key = (resource.group_version, resource.kind, metadata.get("namespace", ""), metadata["name"])
+                found[key] = metadata["resourceVersion"]
+    return found
