@@ -38,7 +38,7 @@ unit: collection
 
 integration: collection
 	tests/cluster/cluster.sh up
-	pytest -q tests/integration
+	INFEROPS_LOCAL_CLUSTER=1 pytest -q tests/integration
 
 lint: collection
 	ansible-lint

@@ -125,7 +125,8 @@ notes:
     C(kube-system), or a RuntimeClass made by the cluster) is kept, with only this collection's fields withdrawn
     (for example the Pod Security labels it put on the namespace).
   - Needs C(get), C(patch) and C(delete) on Namespaces, ConfigMaps, DaemonSets and RuntimeClasses, C(get) on
-    PriorityClasses, and C(list) on Pods in the namespace.
+    PriorityClasses, and C(list) on Pods in the namespace. With O(state=absent) and O(runtime_class), also C(list)
+    on DaemonSets in all namespaces, to find the other users of the RuntimeClass.
   - A changed config rolls the DaemonSet, because the pod template carries the config's hash.
   - With O(state=absent) the module does not wait for the namespace to finish terminating.
 seealso:
@@ -186,11 +187,14 @@ rollout:
   type: dict
   sample: {"desired": 5, "updated": 5, "ready": 5, "available": 5, "nodes": ["gpu-h100-0", "gpu-t4-0"]}
 kept:
-  description: Objects O(state=absent) left in place because another field manager also manages them, with the reason.
+  description:
+    - Objects O(state=absent) left in place, with the reason - another field manager also manages them, or
+      (the RuntimeClass) another DaemonSet still runs under it.
   returned: when O(state=absent)
   type: list
   elements: str
-  sample: ["Namespace/kube-system: also managed by kube-apiserver"]
+  sample: ["Namespace/kube-system: also managed by kube-apiserver",
+           "RuntimeClass/nvidia: still used by DaemonSet nvidia-device-plugin/nvidia-device-plugin"]
 diff:
   description: Before and after of each changed object, without server bookkeeping.
   returned: in diff mode, when changed
@@ -200,83 +204,14 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.deploy import run_device_plugin
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, daemonset_counts, wait_until_ready
-
-SPEC_OPTIONS = tuple(builder.DEFAULTS)
-
-
-def _check_priority_class(client, name):
-    # The API accepts a DaemonSet naming a missing PriorityClass and then refuses every pod:
-    # say so before writing, not after a rollout that never starts.
-    if name and client.get("scheduling.k8s.io/v1", "PriorityClass", name) is None:
-        raise K8sError(
-            "priority_class_name: the PriorityClass %s does not exist. Create it first, use system-node-critical, "
-            "or set priority_class_name to an empty string." % name
-        )
-
-
-def _present(client, module, spec):
-    objects = builder.build_manifests(spec)
-    _check_priority_class(client, spec["priority_class_name"])
-    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
-    result = dict(
-        changed=outcome["changed"],
-        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        config=builder.render_config(spec),
-    )
-    if module._diff:
-        result["diff"] = outcome["diff"]
-    if module.params["wait"] and not module.check_mode:
-        result["rollout"] = _wait_for_rollout(client, spec["namespace"], module.params["wait_timeout"])
-        if result["rollout"]["desired"] == 0:
-            module.warn(
-                "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
-                "(or run Node Feature Discovery), and check node_selector."
-            )
-    return result
-
-
-def _wait_for_rollout(client, namespace, timeout):
-    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", builder.NAME, namespace)], timeout)
-    state = states[0]
-    if not state["ready"]:
-        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
-        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
-                              % (timeout, namespace, builder.NAME, state["reason"], causes), last_seen=state["live"])
-    counts = daemonset_counts(state["live"])
-    del counts["current"]
-    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
-    pods = client.list("v1", "Pod", namespace=namespace, label_selector=selector)
-    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
-    return counts
-
-
-def _absent(client, module, spec):
-    """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields
-    (for example the Pod Security labels this module put on kube-system)."""
-    outcome = remove_objects(client, builder.build_manifests(spec), check_mode=module.check_mode)
-    result = dict(changed=outcome["changed"], objects=outcome["results"], kept=outcome["kept"])
-    if module._diff:
-        result["diff"] = outcome["diff"]
-    return result
 
 
 def main():
     module = AnsibleModule(argument_spec=api_argument_spec(**options.ARGUMENT_SPEC), supports_check_mode=True)
-
-    def run(client):
-        spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})
-        if module.params["state"] == "absent":
-            return _absent(client, module, spec)
-        return _present(client, module, spec)
-
-    run_api_module(module, run)
+    run_api_module(module, lambda client: run_device_plugin(client, module))
 
 
 if __name__ == "__main__":

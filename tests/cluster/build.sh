@@ -12,6 +12,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 . "$HERE/versions.env"
 
 log() { printf '[cluster-build] %s\n' "$*" >&2; }

@@ -59,8 +59,7 @@ up() {
       --disable-qps-limits \
       --wait 120s >&2
   fi
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     api_ready && break
     sleep 0.5
   done

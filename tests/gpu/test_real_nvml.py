@@ -1,7 +1,8 @@
 """gpu_facts and mig_config (check mode only) against the real NVML of a machine with an NVIDIA GPU.
 
 Read-only: nothing here changes MIG mode or any other GPU setting. Skipped where NVML
-cannot be initialised (no driver, no GPU), which is every CI machine.
+cannot be initialised (no driver, no GPU), which is every CI machine; failed instead when
+INFEROPS_REQUIRE_GPU=1 (tests/conftest.py), as on a machine that is meant to have a GPU.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from pathlib import Path
 
 import pytest
 
-pynvml = pytest.importorskip("pynvml")
+try:
+    import pynvml
+except ImportError as _exc:  # skipped below, as a gpu test, so that INFEROPS_REQUIRE_GPU=1 turns it into a failure
+    pynvml = None
+    _MISSING = "nvidia-ml-py is not installed (%s)" % _exc
+else:
+    _MISSING = None
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = "ansible_collections.inferops.kubernetes.plugins.modules"
 
 
 def _nvml_works():
+    if _MISSING:
+        return _MISSING
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:

@@ -84,8 +84,7 @@ up() {
   chroot "$CHROOT" /usr/sbin/sshd -p "$PORT" -o ListenAddress=127.0.0.1 -o PermitRootLogin=prohibit-password \
     -o PidFile=/run/sshd.pid
   # sshd returns once it has forked into the background, which may be before it listens
-  local i
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then break; fi
     sleep 0.2
   done

@@ -6,6 +6,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 . "$HERE/versions.env"
 
 if ! command -v go >/dev/null 2>&1; then

@@ -20,7 +20,8 @@ def _kubeconfig():
     given = os.environ.get("INFEROPS_KUBECONFIG")
     if given:
         return given, True
-    return str(ROOT / ".cluster" / "kubeconfig"), False
+    state = os.environ.get("INFEROPS_CLUSTER_DIR") or str(ROOT / ".cluster")
+    return str(Path(state) / "kubeconfig"), False
 
 
 @pytest.fixture(scope="session")

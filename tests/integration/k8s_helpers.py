@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".tmp" / "collections"
 MODULES = "ansible_collections.inferops.kubernetes.plugins.modules"
@@ -90,12 +92,45 @@ def pod_phase(k8s, name, namespace):
     return (pod or {}).get("status", {}).get("phase")
 
 
-def audit_log():
-    """The local control plane's audit log (writes to nodes only, see tests/cluster/audit-policy.yaml), or None."""
-    if os.environ.get("INFEROPS_KUBECONFIG") and os.environ["INFEROPS_KUBECONFIG"] != str(ROOT / ".cluster" / "kubeconfig"):
-        return None
-    path = ROOT / ".cluster" / "kwok" / "clusters" / "inferops" / "logs" / "audit.log"
-    return path if path.is_file() else None
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def audit_log(kubeconfig):
+    """The audit log of the local control plane behind kubeconfig, as (path, None), or (None, why not).
+
+    tests/cluster/cluster.sh keeps the kubeconfig at the top of its state directory and kwok's logs
+    under it; the kubeconfig in use is compared with each candidate's as a file, so a symlinked
+    checkout or another INFEROPS_CLUSTER_DIR still finds its log. The audit policy records writes to
+    nodes only (tests/cluster/audit-policy.yaml).
+    """
+    name = os.environ.get("INFEROPS_CLUSTER_NAME", "inferops")
+    candidates = [Path(os.environ["INFEROPS_CLUSTER_DIR"])] if os.environ.get("INFEROPS_CLUSTER_DIR") else []
+    candidates += [Path(kubeconfig).resolve().parent, ROOT / ".cluster"]
+    for state in candidates:
+        if not _same_file(state / "kubeconfig", kubeconfig):
+            continue
+        path = state / "kwok" / "clusters" / name / "logs" / "audit.log"
+        if path.is_file():
+            return path, None
+        return None, "the kubeconfig %s belongs to the local cluster state %s, which has no audit log at %s" % (kubeconfig, state, path)
+    return None, "the kubeconfig %s is not the one of a local cluster made by tests/cluster/cluster.sh (looked in %s)" % (
+        kubeconfig, ", ".join(str(c) for c in candidates))
+
+
+def audit_log_or_fail(kubeconfig, what):
+    """The audit log; without one, fail when the test command started the local cluster itself
+    (INFEROPS_LOCAL_CLUSTER=1, set by tests/run.sh and `make integration`), else skip saying why."""
+    path, why = audit_log(kubeconfig)
+    if path is None:
+        message = "%s needs the local control plane's audit log: %s" % (what, why)
+        if os.environ.get("INFEROPS_LOCAL_CLUSTER") == "1":
+            pytest.fail(message + " (INFEROPS_LOCAL_CLUSTER=1: the local cluster is in use, so its log must be found)")
+        pytest.skip(message)
+    return path
 
 
 def node_writes(log, names, user_agent="inferops-kubernetes"):
@@ -112,3 +147,36 @@ def node_writes(log, names, user_agent="inferops-kubernetes"):
                     and (event.get("responseStatus") or {}).get("code", 0) < 300):
                 count += 1
     return count
+
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by=inferops.kubernetes"
+FIELD_MANAGER = "inferops.kubernetes"
+
+
+def collection_objects(kubeconfig):
+    """{(group/version, kind, namespace, name): resourceVersion} of every object in the cluster that the
+    collection writes: its field manager in managedFields, or its managed-by label.
+
+    Read with the kubernetes package alone (discovery, then a plain list of every listable kind), not
+    through the collection's client, so that what is measured does not depend on the code under test.
+    """
+    from kubernetes import config  # pylint: disable=import-outside-toplevel
+    from kubernetes.dynamic import DynamicClient  # pylint: disable=import-outside-toplevel
+
+    api = config.new_client_from_config(config_file=kubeconfig)
+    found = {}
+    for resource in DynamicClient(api).resources.search(preferred=True):
+        if "/" in (resource.name or "") or "list" not in (resource.verbs or []) or resource.kind.endswith("List"):
+            continue
+        if resource.kind in ("Event", "Lease"):  # written by the cluster all the time, never by the collection
+            continue
+        path = "/%s/%s/%s" % (resource.prefix, resource.group_version, resource.name)
+        response = api.call_api(*api.param_serialize("GET", path, auth_settings=["BearerToken"]))
+        for item in json.loads(response.read()).get("items") or []:
+            metadata = item["metadata"]
+            managers = {entry.get("manager") for entry in metadata.get("managedFields") or []}
+            labelled = (metadata.get("labels") or {}).get("app.kubernetes.io/managed-by") == "inferops.kubernetes"
+            if FIELD_MANAGER in managers or labelled:
+                key = (resource.group_version, resource.kind, metadata.get("namespace", ""), metadata["name"])
+                found[key] = metadata["resourceVersion"]
+    return found

@@ -109,6 +109,80 @@ def test_life_cycle_on_the_gpu_fleet(kubeconfig, k8s, plugin_namespace, runtime_
     assert removed_again["rc"] == 0 and removed_again["changed"] is False
 
 
+def _namespace_name():
+    return "dp-%s" % uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def earlier_install(request, k8s, kubeconfig):
+    """None, or the namespace of an install made before the test, as `make run` leaves one; removed afterwards."""
+    if not request.param:
+        yield None
+        return
+    name = _namespace_name()
+    made = device_plugin(kubeconfig, namespace=name, wait=False)
+    assert made["rc"] == 0, made.get("msg")
+    yield name
+    device_plugin(kubeconfig, namespace=name, state="absent")
+    if k8s.get("v1", "Namespace", name) is not None:
+        k8s.resource("v1", "Namespace").delete(name=name)
+
+
+@pytest.fixture
+def second_namespace(k8s):
+    name = _namespace_name()
+    yield name
+    if k8s.get("v1", "Namespace", name) is not None:
+        k8s.resource("v1", "Namespace").delete(name=name)
+
+
+def daemonsets_under_the_runtime_class(k8s):
+    """Every DaemonSet of the cluster whose pods name the RuntimeClass nvidia, read from the API."""
+    return sorted("%s/%s" % (d["metadata"]["namespace"], d["metadata"]["name"]) for d in k8s.list("apps/v1", "DaemonSet")
+                  if d["spec"]["template"]["spec"].get("runtimeClassName") == "nvidia"
+                  and not d["metadata"].get("deletionTimestamp"))
+
+
+@pytest.mark.parametrize("earlier_install", [False, True], ids=["alone", "beside-an-earlier-install"], indirect=True)
+def test_removing_one_install_keeps_the_runtime_class_that_another_install_uses(
+        kubeconfig, k8s, runtime_class, earlier_install, plugin_namespace, second_namespace):
+    others_before = [d for d in daemonsets_under_the_runtime_class(k8s) if not d.startswith("%s/" % earlier_install)]
+    for namespace in (plugin_namespace, second_namespace):
+        made = device_plugin(kubeconfig, namespace=namespace, wait=False)
+        assert made["rc"] == 0, made.get("msg")
+    shared = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
+    assert shared["handler"] == "nvidia"
+
+    checked = device_plugin(kubeconfig, check_mode=True, state="absent", namespace=plugin_namespace)
+    assert checked["rc"] == 0, checked.get("msg")
+    assert "RuntimeClass/nvidia" not in [o["ref"] for o in checked["objects"]]
+
+    removed = device_plugin(kubeconfig, state="absent", namespace=plugin_namespace)
+    assert removed["rc"] == 0, removed.get("msg")
+    assert "RuntimeClass/nvidia" not in [o["ref"] for o in removed["objects"]]
+    assert any(k.startswith("RuntimeClass/nvidia: still used by DaemonSet") and "%s/nvidia-device-plugin" % second_namespace in k
+               for k in removed["kept"]), removed["kept"]
+    assert k8s.get("apps/v1", "DaemonSet", "nvidia-device-plugin", plugin_namespace) is None
+    kept = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
+    assert kept is not None, "removing one install deleted the RuntimeClass the other install runs under"
+    assert kept["metadata"]["uid"] == shared["metadata"]["uid"], "the RuntimeClass was deleted and made again"
+    assert "%s/nvidia-device-plugin" % second_namespace in daemonsets_under_the_runtime_class(k8s)
+
+    removed_last = device_plugin(kubeconfig, state="absent", namespace=second_namespace)
+    assert removed_last["rc"] == 0, removed_last.get("msg")
+    left = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
+    if earlier_install or others_before:
+        # the earlier install (or another DaemonSet the cluster already had) still runs under it
+        assert left is not None and left["metadata"]["uid"] == shared["metadata"]["uid"]
+        assert "RuntimeClass/nvidia" not in [o["ref"] for o in removed_last["objects"]]
+    elif runtime_class is None:
+        assert left is None, "the last install removed left its RuntimeClass behind"
+        assert "RuntimeClass/nvidia" in [o["ref"] for o in removed_last["objects"]]
+    else:
+        # made by someone else before the test: only the collection's fields were withdrawn
+        assert left is not None
+
+
 def test_mig_and_time_slicing_config_and_a_config_change_rolls_the_pods(kubeconfig, k8s, plugin_namespace):
     args = dict(namespace=plugin_namespace, runtime_class=False, mig_strategy="mixed",
                 time_slicing={"replicas": 2, "fail_requests_greater_than_one": True, "resources": ["nvidia.com/mig-1g.10gb"]})

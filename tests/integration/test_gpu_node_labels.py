@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from k8s_helpers import ROOT, audit_log, fleet_tool, node_settled, node_writes, run_module, wait_until
+from k8s_helpers import ROOT, audit_log_or_fail, fleet_tool, node_settled, node_writes, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,8 @@ def entry(name, facts=FACTS, **extra):
 
 
 @pytest.fixture(scope="module")
-def writes():
-    log = audit_log()
-    if log is None:
-        pytest.skip("counting writes needs the local control plane's audit log")
+def writes(kubeconfig):
+    log = audit_log_or_fail(kubeconfig, "counting writes")
 
     def count(names):
         # ResponseComplete events are written as the responses go out: read until the count holds still

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
 
-from k8s_helpers import ROOT, run_module, wait_until
+from k8s_helpers import ROOT, collection_objects, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,27 @@ def test_main_job_runs_and_says_what_it_runs(kubeconfig, k8s, leave_the_cluster_
     for pod in pods:
         node = k8s.get("v1", "Node", pod["spec"]["nodeName"])
         assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+
+    # A second run writes nothing: every object the collection manages keeps its resourceVersion,
+    # and the recap counts no change on any host.
+    managed = collection_objects(kubeconfig)
+    kinds = {kind for _version, kind, _namespace, _name in managed}
+    assert {"Namespace", "RuntimeClass", "DaemonSet", "ConfigMap", "Deployment", "Service"} <= kinds, sorted(managed)
+    again = ansible_playbook(ROOT / "playbooks/site.yml", kubeconfig, "-i", str(ROOT / "inventories/local/hosts.yml"))
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    recap = recap_counts(again.stdout)
+    assert recap and all(counts["changed"] == 0 for counts in recap.values()), again.stdout[-4000:]
+    rewritten = {key: (managed.get(key), version) for key, version in collection_objects(kubeconfig).items()
+                 if managed.get(key) != version}
+    assert not rewritten, "the second run wrote (resourceVersion before, after): %s" % rewritten
+    assert set(collection_objects(kubeconfig)) == set(managed)
+
+
+def recap_counts(stdout):
+    """{host: {ok, changed, ...}} from the PLAY RECAP of ansible-playbook's output."""
+    recap = stdout.rpartition("PLAY RECAP")[2]
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+:\s+(.*)$", recap, re.M)}
 
 
 def test_main_job_parses_for_the_production_example(kubeconfig):

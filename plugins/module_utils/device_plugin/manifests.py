@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
@@ -297,3 +297,22 @@ def build_manifests(spec: DevicePluginSpec):
         objects.append(runtime_class_manifest())
     objects.append(daemonset_manifest(spec, config_map["data"][CONFIG_KEY]))
     return objects
+
+
+def runtime_class_users(daemonsets: List[Dict[str, Any]], namespace: str) -> List[str]:
+    """The DaemonSets, other than this install's own in namespace, whose pods run under the RuntimeClass nvidia,
+    as "namespace/name" strings.
+
+    The RuntimeClass is cluster-wide and every install writes the same one, so removing one install must keep it
+    while another DaemonSet still names it (a second install of the plugin, or one made by Helm): the API would
+    refuse that DaemonSet's next pods. A DaemonSet already being deleted relies on nothing.
+    """
+    users = []
+    for daemonset in daemonsets:
+        metadata = daemonset.get("metadata") or {}
+        if metadata.get("deletionTimestamp") or (metadata.get("namespace"), metadata.get("name")) == (namespace, NAME):
+            continue
+        template = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+        if template.get("runtimeClassName") == RUNTIME_CLASS_NAME:
+            users.append("%s/%s" % (metadata.get("namespace"), metadata.get("name")))
+    return sorted(users)

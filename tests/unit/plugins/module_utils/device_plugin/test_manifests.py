@@ -231,3 +231,26 @@ def test_an_empty_key_with_exists_tolerates_everything_and_is_allowed():
 )
 def test_pinned_images_are_accepted(image):
     assert dp.validate({"image": image})["image"] == image
+
+
+def _daemonset(namespace, name=dp.NAME, runtime_class=dp.RUNTIME_CLASS_NAME, deleting=False):
+    metadata = {"namespace": namespace, "name": name}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    template = {"containers": [{"name": "c", "image": "i:1"}]}
+    if runtime_class:
+        template["runtimeClassName"] = runtime_class
+    return {"metadata": metadata, "spec": {"template": {"spec": template}}}
+
+
+@pytest.mark.parametrize("daemonsets, expected", [
+    ([], []),
+    ([_daemonset("gpu-a")], []),  # only this install's own
+    ([_daemonset("gpu-a"), _daemonset("gpu-b")], ["gpu-b/nvidia-device-plugin"]),
+    ([_daemonset("gpu-b", deleting=True)], []),
+    ([_daemonset("gpu-b", runtime_class=None), _daemonset("gpu-c", runtime_class="kata")], []),
+    ([_daemonset("gpu-a", name="helm-nvidia-device-plugin"), _daemonset("z"), _daemonset("gpu-b")],
+     ["gpu-a/helm-nvidia-device-plugin", "gpu-b/nvidia-device-plugin", "z/nvidia-device-plugin"]),
+], ids=["none", "own", "another-install", "another-being-deleted", "other-runtime-classes", "any-daemonset-sorted"])
+def test_runtime_class_users_are_the_other_daemonsets_that_run_under_it(daemonsets, expected):
+    assert dp.runtime_class_users(daemonsets, "gpu-a") == expected

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: inferops.kubernetes contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the device_plugin module does, start to end: validate, then apply and wait for the DaemonSet's
+rollout (through the shared waiter and diagnosis), or remove what this install put there."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, daemonset_counts, wait_until_ready
+
+SPEC_OPTIONS = tuple(builder.DEFAULTS)
+
+
+def _check_priority_class(client, name):
+    # The API accepts a DaemonSet naming a missing PriorityClass and then refuses every pod:
+    # say so before writing, not after a rollout that never starts.
+    if name and client.get("scheduling.k8s.io/v1", "PriorityClass", name) is None:
+        raise K8sError(
+            "priority_class_name: the PriorityClass %s does not exist. Create it first, use system-node-critical, "
+            "or set priority_class_name to an empty string." % name
+        )
+
+
+def _present(client, module, spec):
+    objects = builder.build_manifests(spec)
+    _check_priority_class(client, spec["priority_class_name"])
+    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
+    result = dict(
+        changed=outcome["changed"],
+        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
+        config=builder.render_config(spec),
+    )
+    if module._diff:
+        result["diff"] = outcome["diff"]
+    if module.params["wait"] and not module.check_mode:
+        result["rollout"] = _wait_for_rollout(client, spec["namespace"], module.params["wait_timeout"])
+        if result["rollout"]["desired"] == 0:
+            module.warn(
+                "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
+                "(or run Node Feature Discovery), and check node_selector."
+            )
+    return result
+
+
+def _wait_for_rollout(client, namespace, timeout):
+    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", builder.NAME, namespace)], timeout)
+    state = states[0]
+    if not state["ready"]:
+        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
+        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
+                              % (timeout, namespace, builder.NAME, state["reason"], causes), last_seen=state["live"])
+    counts = daemonset_counts(state["live"])
+    del counts["current"]
+    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
+    pods = client.list("v1", "Pod", namespace=namespace, label_selector=selector)
+    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
+    return counts
+
+
+def _absent(client, module, spec):
+    """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields
+    (for example the Pod Security labels this module put on kube-system)."""
+    objects = builder.build_manifests(spec)
+    kept = []
+    if spec["runtime_class"]:
+        users = builder.runtime_class_users(client.list("apps/v1", "DaemonSet"), spec["namespace"])
+        if users:
+            objects = [o for o in objects if o["kind"] != "RuntimeClass"]
+            kept.append("RuntimeClass/%s: still used by DaemonSet %s" % (builder.RUNTIME_CLASS_NAME, ", ".join(users)))
+    outcome = remove_objects(client, objects, check_mode=module.check_mode)
+    result = dict(changed=outcome["changed"], objects=outcome["results"], kept=kept + outcome["kept"])
+    if module._diff:
+        result["diff"] = outcome["diff"]
+    return result
+
+
+def run_device_plugin(client: Any, module: Any) -> Dict[str, Any]:
+    """The module's result (run through k8s.runner.run_api_module)."""
+    spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})
+    if module.params["state"] == "absent":
+        return _absent(client, module, spec)
+    return _present(client, module, spec)
