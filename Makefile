@@ -67,7 +67,7 @@ clean:
 gpu-deps: venv
 	rm -rf .tmp/gpu-deps
 	$(VENV)/bin/pip install --quiet --no-deps --target .tmp/gpu-deps \
-	  $$(grep -h -E '^(nvidia-ml-py|ansible-core|pytest|PyYAML)==' requirements.txt requirements-dev.txt) pluggy iniconfig packaging
+	  $$(grep -h -E '^(nvidia-ml-py|ansible-core|pytest|PyYAML)==' requirements.txt requirements-dev.txt) pluggy iniconfig packaging pygments
 
 # Real inference servers on CPU for tests/runtimes and benchmarks/warmup_first_request.py:
 # .tmp/runtimes-venv from requirements-runtimes.txt, and Java 17 when missing (root, apt-get).

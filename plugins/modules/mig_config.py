@@ -136,5 +136,6 @@ def main():
 
     run_module(module, apply_layout)
 
+
 if __name__ == "__main__":
     main()

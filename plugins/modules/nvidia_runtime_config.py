@@ -147,5 +147,6 @@ def main():
 
     run_module(module, configure)
 
+
 if __name__ == "__main__":
     main()

@@ -117,3 +117,20 @@ def test_mig_config_rejects_impossible_layouts_on_the_real_device(facts):
     result = module("mig_config", {"layout": "x", "config": out_of_range}, check_mode=True)
     assert result["rc"] == 1 and "out of range" in result["msg"]
     assert mig_state(module("gpu_facts", {})) == mig_state(facts)
+
+
+def test_the_profile_table_for_no_device_matches_this_device(facts):
+    # gpu/resources.KNOWN_PROFILES_WITHOUT_A_DEVICE stands in for NVML where no device is at hand (checking a
+    # model service's gpu.mig_profile on the controller); on a real device the two must agree
+    sys.path.insert(0, str(ROOT / ".tmp" / "collections"))
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu import resources  # pylint: disable=import-outside-toplevel
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import labels_from_facts  # pylint: disable=import-outside-toplevel
+
+    gpu = facts["gpus"][0]
+    if not gpu["mig_capable"]:
+        pytest.skip("GPU 0 (%s) does not support MIG" % gpu["name"])
+    product = labels_from_facts(facts, "none", "facts")["nvidia.com/gpu.product"]
+    family = resources.mig_family(product)
+    assert family, "no table entry for %s (product label %s): add its profiles" % (gpu["name"], product)
+    assert sorted(resources.KNOWN_PROFILES_WITHOUT_A_DEVICE[family]) == sorted(p["name"] for p in gpu["mig_profiles"])
+    assert all(resources.classify(resources.mig_resource(p["name"])) == ("mig", p["name"]) for p in gpu["mig_profiles"])

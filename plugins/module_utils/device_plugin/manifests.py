@@ -17,7 +17,6 @@ changed config rolls the DaemonSet.
 from __future__ import annotations
 
 import copy
-import re
 from typing import TYPE_CHECKING, Any, Dict, List
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
@@ -77,7 +76,6 @@ DEFAULT_TOLERATIONS = (
     {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
     {"key": "CriticalAddonsOnly", "operator": "Exists"},
 )
-
 
 
 def _time_slicing(value, mig_strategy):

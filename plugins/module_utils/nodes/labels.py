@@ -201,6 +201,7 @@ def apply_node_labels(client, specs, check_mode, retries=5):
     missing = ["%s.name: %s" % (where, name) for name, (where, _want) in desired.items() if name not in nodes]
     if missing:
         raise LabelError("no such node in the cluster: %s" % "; ".join(missing))
+
     def label_one(name, want):
         """One node: plan, write if needed (re-read and re-plan on a conflict). Returns (entry, wrote)."""
         node, step = nodes[name], None

@@ -52,8 +52,8 @@ def warmup_result(module):
         shown["secret_headers"] = sorted(params["secret_headers"])
     if module.check_mode:
         return dict(changed=False, settled=False, requests_sent=0, errors=0, error_details=[], warm_latency_ms={},
-                         cold_to_warm_ratio=None, latencies_ms=[], elapsed_s=0.0, request=shown,
-                         reason="check mode: no request was sent")
+                    cold_to_warm_ratio=None, latencies_ms=[], elapsed_s=0.0, request=shown,
+                    reason="check mode: no request was sent")
 
     headers.update({str(k): str(v) for k, v in params["secret_headers"].items()})
     session = Session(params["url"], timeout=params["timeout"], validate_certs=params["validate_certs"],

@@ -111,4 +111,3 @@ class Runtime:
         if warmup.needs_sidecar(spec, self):
             config_maps.append(warmup.config_map(spec, self))
         return config_maps + [workload.deployment(spec, self, config_maps), service.service(spec, self)]
-

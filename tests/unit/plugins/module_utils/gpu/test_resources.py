@@ -59,7 +59,6 @@ def test_mig_family_of_product_labels(product, family):
     assert resources.mig_family(product) == family
 
 
-
 FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "nvml"
 
 

@@ -136,5 +136,3 @@ def test_unknown_product_is_a_warning():
 @pytest.mark.parametrize("text, value", [("500m", "0.5"), ("2", "2"), ("1Gi", "1073741824"), ("1e3", "1000"), ("1.5k", "1500")])
 def test_quantities(text, value):
     assert stack_spec.parse_quantity("x", text) == stack_spec.Decimal(value)
-
-
