@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from fake_clock import Clock
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s import waiter
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
@@ -70,19 +71,6 @@ def test_condition_helpers():
     assert waiter.condition(pod, "Ready")["reason"] == "ContainersNotReady"
     assert waiter.condition_status(pod, "PodScheduled") is None
     assert waiter.pod_ready(pod) is False and waiter.condition(None, "Ready") is None
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Cluster:

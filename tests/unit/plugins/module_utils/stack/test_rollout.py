@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from fake_clock import Clock
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s import diagnose
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import FIELD_MANAGER
@@ -16,21 +17,6 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.rollout 
 
 NS = "serving"
 UID = "0c6f0a8e-5d0e-4f57-9d0b-3a1f0e6b2c11"
-
-
-class Clock:
-    """monotonic() and sleep() of a clock that only moves when slept on."""
-
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeClient:
