@@ -55,3 +55,18 @@ if [ "$(readlink "$VENV" 2>/dev/null)" != "$BUILT" ]; then
   rm -rf "$VENV"
   ln -s "$BUILT" "$VENV"
 fi
+
+# Packages taken without their dependencies (requirements-runtimes-nodeps.txt), cached beside the
+# venv by their pins and linked as .tmp/runtimes-nodeps: TF Serving's config schema, with protobuf from the venv.
+NODEPS="$ROOT/requirements-runtimes-nodeps.txt"
+pins=$(sha256sum "$NODEPS" | cut -d' ' -f1)
+NODEPS_BUILT="$CACHE_ROOT/runtimes-nodeps/${pins:0:16}"
+if [ ! -f "$NODEPS_BUILT/.installed" ]; then
+  rm -rf "$NODEPS_BUILT"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: --no-deps --target "$NODEPS_BUILT" -r "$NODEPS"
+  touch "$NODEPS_BUILT/.installed"
+fi
+if [ "$(readlink "$ROOT/.tmp/runtimes-nodeps" 2>/dev/null)" != "$NODEPS_BUILT" ]; then
+  rm -rf "$ROOT/.tmp/runtimes-nodeps"
+  ln -s "$NODEPS_BUILT" "$ROOT/.tmp/runtimes-nodeps"
+fi

@@ -1,5 +1,6 @@
 """The builders' TorchServe config.properties and Triton config.pbtxt (with model_warmup) and repository layout,
-run by the real servers of tests/runtimes (TorchServe, tritonserver from nvidia-pytriton) on CPU.
+run by the real servers of tests/runtimes (TorchServe, tritonserver from nvidia-pytriton) on CPU; TF Serving's
+model_config_list read back with TF Serving's own schema.
 
 The servers start in a temporary directory standing in for the pod's filesystem: the ConfigMap's file where the
 container mounts it, the model volume's directories where the PVC subPaths would land. Skipped, with the reason,
@@ -7,14 +8,17 @@ when the runtimes venv is not built (tests/runtimes/setup.sh)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes import tensorflow_serving
 
 RUNTIMES = Path(__file__).resolve().parents[5] / "tests" / "runtimes"
 sys.path.insert(0, str(RUNTIMES))
@@ -97,3 +101,46 @@ def test_triton_loads_the_rendered_repository_and_runs_model_warmup(tmp_path):
     # count 7: seven warmup runs before the model was ready, no eighth
     assert "running warmup sample 'inferops_warmup' for iteration 7" in log
     assert "for iteration 8" not in log
+
+
+# TF Serving has no binary to run here; its config file is read back with TF Serving's own schema
+# (model_server_config.proto from tensorflow-serving-api, requirements-runtimes-nodeps.txt) and
+# protobuf's text-format parser, which is what the server itself reads --model_config_file with.
+NODEPS = RUNTIMES.parent.parent / ".tmp" / "runtimes-nodeps"
+READ_CONFIG = (
+    "import sys\n"
+    "from google.protobuf import json_format, text_format\n"
+    "from tensorflow_serving.config import model_server_config_pb2\n"
+    "config = text_format.Parse(sys.stdin.read(), model_server_config_pb2.ModelServerConfig())\n"
+    "print(json_format.MessageToJson(config, preserving_proto_field_name=True))\n"
+)
+
+
+def tf_serving_reads(text):
+    proc = subprocess.run([str(servers.PYTHON), "-c", READ_CONFIG], input=text, capture_output=True, text=True,
+                          env=servers._env(PYTHONPATH=str(NODEPS)), timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)["model_config_list"]["config"]
+
+
+def test_the_tf_serving_schema_is_the_release_of_the_pinned_image():
+    pin = [line for line in (RUNTIMES.parent.parent / "requirements-runtimes-nodeps.txt").read_text().splitlines()
+           if line.startswith("tensorflow-serving-api==")][0].split("==")[1]
+    assert tensorflow_serving.RUNTIME.images["cpu"].endswith(":" + pin)
+    assert (NODEPS / "tensorflow_serving" / "config" / "model_server_config_pb2.py").is_file()
+
+
+@pytest.mark.parametrize("model, policy", [
+    ({"name": "resnet", "pvc": "models", "path": "resnet"}, {"latest": {"num_versions": 1}}),
+    ({"name": "resnet", "pvc": "models", "latest_versions": 3}, {"latest": {"num_versions": 3}}),
+    ({"name": "resnet", "pvc": "models", "version_policy": "all"}, {"all": {}}),
+    ({"name": "r-50.v2", "storage_uri": "gs://bucket/models/r-50", "versions": [1, 2], "version_labels": {"stable": 1, "canary": 2}},
+     {"specific": {"versions": ["1", "2"]}}),
+], ids=["latest", "latest-3", "all", "specific-with-labels"])
+def test_tf_serving_reads_the_rendered_model_config_list(model, policy):
+    _spec, objects = deploy.plan({"name": "tfs", "runtime": "tensorflow_serving", "model": model})
+    (config,) = tf_serving_reads(objects[0]["data"]["models.config"])
+    assert config["name"] == model["name"] and config["model_platform"] == "tensorflow"
+    assert config["base_path"] == model.get("storage_uri", "/models/resnet")
+    assert config["model_version_policy"] == policy
+    assert config.get("version_labels", {}) == {k: str(v) for k, v in model.get("version_labels", {}).items()}
