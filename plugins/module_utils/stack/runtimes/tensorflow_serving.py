@@ -105,11 +105,8 @@ class TensorFlowServing(Runtime):
     def predict_path(self, model, protocol="v1"):
         return protocols.v1_predict_path(model)
 
-    def config_map(self, spec: StackSpec):
-        return _config_map(spec)
-
-    def container(self, spec: StackSpec):
-        return _container(spec)
+    config_map = staticmethod(_config_map)
+    container = staticmethod(_container)
 
 
 RUNTIME = TensorFlowServing()

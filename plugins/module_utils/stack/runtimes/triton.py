@@ -132,11 +132,8 @@ class Triton(Runtime):
     def predict_path(self, model, protocol="v1"):
         return protocols.v2_infer_path(model)
 
-    def config_map(self, spec: StackSpec):
-        return _config_map(spec)
-
-    def container(self, spec: StackSpec):
-        return _container(spec)
+    config_map = staticmethod(_config_map)
+    container = staticmethod(_container)
 
 
 RUNTIME = Triton()
