@@ -35,7 +35,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
 )
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.types import DevicePluginSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.shapes import DevicePluginSpec
 
 try:
     import yaml

@@ -21,7 +21,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render i
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 SPEC_OPTIONS = tuple(DEFAULTS)
 

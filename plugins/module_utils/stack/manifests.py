@@ -9,12 +9,12 @@ import copy
 from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import pdb
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import disruption_budget
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import pod_security_namespace
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError, reject_booleans_in_labels
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 
 def merge(base, override):
@@ -71,5 +71,5 @@ def build_manifests(spec: StackSpec):
 
 def _stack_objects(spec: StackSpec):
     objects = runtimes.get(spec["runtime"]).objects(spec)
-    objects.append(pdb.pod_disruption_budget(spec))
+    objects.append(disruption_budget.pod_disruption_budget(spec))
     return apply_overrides(objects, spec["overrides"])

@@ -44,7 +44,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes
 
 if TYPE_CHECKING:
     from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import GpuSpec, KserveSpec, ModelSpec, StackSpec, TensorSpec, WarmupSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import GpuSpec, KserveSpec, ModelSpec, StackSpec, TensorSpec, WarmupSpec
 
 # Top-level defaults for a plain dict of options, as the module's params would have them.
 DEFAULTS: Dict[str, Any] = option_defaults(STACK_OPTIONS)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import MANAGED_BY, config_digest
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 COMPONENT = "model-server"
 GPU_TAINT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 APP_PROTOCOLS = {"http": "http", "grpc": "kubernetes.io/h2c", "metrics": "http"}
 

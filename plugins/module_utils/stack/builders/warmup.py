@@ -20,7 +20,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import w
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec, WarmupSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec, WarmupSpec
 
 # The sidecar runs a stdlib-only script: any small Python image does.
 IMAGE = "docker.io/library/python:3.12.12-slim-bookworm"

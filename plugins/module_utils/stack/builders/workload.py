@@ -16,7 +16,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import warmup as warmup_builder
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 
 def pod_spec(spec: StackSpec, runtime, server, volumes, extra_containers=()):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 # Model options every runtime reads; the others are listed per runtime in `model_options`.
 COMMON_MODEL_OPTIONS = frozenset(("name", "pvc", "path", "storage_uri"))

@@ -19,7 +19,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 # KServe model servers of the release whose CRDs the collection is tested against (v0.17.0),
 # by model format; a ServingRuntime with this image is rendered unless kserve.runtime names one.

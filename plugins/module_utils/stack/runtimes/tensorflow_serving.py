@@ -13,7 +13,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 CONFIG_DIR = "/etc/tensorflow-serving"
 CONFIG_KEY = "models.config"

@@ -14,7 +14,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.runtimes.base import Runtime
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 HOME = "/home/model-server"
 CONFIG_DIR = HOME + "/config"

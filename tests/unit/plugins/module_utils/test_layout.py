@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,10 @@ def test_the_mig_boot_reapply_is_shipped_with_everything_it_imports():
                     break
     needed |= {str(Path(p).parent / "__init__.py") for p in needed}
     assert sorted(needed - shipped) == []
+
+
+def test_no_file_is_named_like_a_standard_library_module():
+    # stack/warmup_agent.py runs as a script from its own folder (tests/runtimes, and any user who tries it):
+    # a stack/types.py there hid the standard library's types module and broke its first import
+    clashes = [str(p.relative_to(MODULE_UTILS)) for p in sources() if p.stem in sys.stdlib_module_names]
+    assert clashes == []

@@ -1,4 +1,4 @@
-"""The TypedDicts of stack/types.py against what validate() really returns, for every runtime.
+"""The TypedDicts of stack/shapes.py against what validate() really returns, for every runtime.
 
 mypy checks validate()'s own dict against StackSpec, but the model and warmup parts are built key by key
 and cast: only running validate() shows whether their keys and the TypedDicts still agree.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import spec as stack_spec
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import types
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import shapes
 
 SIDECAR_WARMUP = {"count": 2, "body": {"instances": [[1.0]]}}
 TRITON_WARMUP = {"inputs": [{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}]}
@@ -39,16 +39,16 @@ def test_validate_returns_the_shape_of_stack_spec(runtime, with_extras):
     if with_extras:
         params.update(gpu={"count": 1}, warmup=warmup)
     spec = stack_spec.validate(params)
-    assert_fits(spec, types.StackSpec)
-    assert_fits(spec["model"], types.ModelSpec)
-    assert_fits(spec["kserve"], types.KserveSpec)
+    assert_fits(spec, shapes.StackSpec)
+    assert_fits(spec["model"], shapes.ModelSpec)
+    assert_fits(spec["kserve"], shapes.KserveSpec)
     for tensor in spec["model"]["inputs"] + spec["model"]["outputs"]:
-        assert_fits(tensor, types.TensorSpec)
+        assert_fits(tensor, shapes.TensorSpec)
     if with_extras:
-        assert_fits(spec["gpu"], types.GpuSpec)
-        assert_fits(spec["warmup"], types.WarmupSpec)
+        assert_fits(spec["gpu"], shapes.GpuSpec)
+        assert_fits(spec["warmup"], shapes.WarmupSpec)
         for tensor in spec["warmup"].get("inputs", []):
-            assert_fits(tensor, types.TensorSpec)
+            assert_fits(tensor, shapes.TensorSpec)
     else:
         assert spec["gpu"] is None and spec["warmup"] is None
 
@@ -56,7 +56,7 @@ def test_validate_returns_the_shape_of_stack_spec(runtime, with_extras):
 def test_the_optional_model_keys_belong_to_their_runtimes():
     optional = {
         runtime: sorted(set(stack_spec.validate({"name": "demo", "runtime": runtime, "model": model})["model"])
-                        & types.ModelSpec.__optional_keys__)
+                        & shapes.ModelSpec.__optional_keys__)
         for runtime, (model, _warmup) in CASES.items()
     }
     assert optional == {"tensorflow_serving": [], "torchserve": ["mar_file", "version"], "triton": [], "onnxruntime": [],

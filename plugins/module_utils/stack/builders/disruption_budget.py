@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import common
 
 if TYPE_CHECKING:
-    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.types import StackSpec
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
 
 
 def pod_disruption_budget(spec: StackSpec):
