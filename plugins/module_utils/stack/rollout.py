@@ -22,20 +22,18 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose i
     revision,
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import with_retries
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import wait_until_ready
-
-WORKLOAD_KINDS = ("Deployment", "InferenceService")
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import has_readiness, wait_until_ready
 
 
 def wait_for_rollout(client, objects, timeout, interval=1.0, sleep=time.sleep, clock=time.monotonic):
-    """Wait until every Deployment and InferenceService in objects is rolled out, at most timeout seconds.
+    """Wait until every object with a readiness rule (the stack's Deployment or InferenceService) is ready, at most timeout seconds.
 
     Returns {"ready", "elapsed_s", "objects": [{"kind", "name", "namespace", "ready", "reason"}], "diagnosis"};
     diagnosis lists findings of k8s/diagnose (each with "object" added) and is filled only when not ready.
     A Deployment past its progress deadline, or paused, ends the wait early: it will not become ready by waiting.
     """
     targets = [(obj["apiVersion"], obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace"))
-               for obj in objects if obj.get("kind") in WORKLOAD_KINDS]
+               for obj in objects if has_readiness(obj["apiVersion"], obj["kind"])]
     states, elapsed = wait_until_ready(client, targets, timeout, interval=interval, sleep=sleep, clock=clock)
     return {
         "ready": all(state["ready"] for state in states),
