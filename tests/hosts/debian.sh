@@ -7,6 +7,9 @@
 #   debian.sh ensure   up, unless the host already runs (prints "started" when it started it)
 #   debian.sh down     sshd stopped, mounts released, root removed
 #   debian.sh inventory  print the inventory path
+#   debian.sh base [INCLUDE]  the cached debootstrap minbase tar with INCLUDE's packages (comma
+#                      separated; default: this host's list), built when missing; prints its path.
+#                      tests/node/images.sh builds its images' root from it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,7 +19,6 @@ MIRROR=${INFEROPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PORT=${INFEROPS_DEBIAN_PORT:-2222}
 INCLUDE=python3,openssh-server,ca-certificates,pciutils,kmod
 CACHE=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}/hosts
-BASE="$CACHE/debian-$SUITE-minbase-$(echo "$INCLUDE" | md5sum | cut -c1-8).tar"
 STATE=${INFEROPS_HOST_DIR:-$ROOT_DIR/.cluster/hosts/debian-$SUITE}
 CHROOT=$STATE/root
 
@@ -26,19 +28,34 @@ need_root() {
   [ "$(id -u)" = 0 ] || { log "needs root (debootstrap, chroot, mounts)"; exit 3; }
 }
 
+# base_path INCLUDE: where the base tar with INCLUDE's packages is cached (keyed by the list)
+base_path() { echo "$CACHE/debian-$SUITE-minbase-$(echo "$1" | md5sum | cut -c1-8).tar"; }
+
+# base [INCLUDE]: build the cached base tar unless it is there; BASE is its path.
+# Under a lock per tar, so two scripts asking for the same one run debootstrap once.
 base() {
+  local include=${1:-$INCLUDE}
+  BASE=$(base_path "$include")
   [ -f "$BASE" ] && return
+  need_root
+  mkdir -p "$CACHE"
+  exec 8>"$BASE.lock"
+  flock 8
+  if [ -f "$BASE" ]; then exec 8>&-; return; fi
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap from Debian's packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
   fi
   local tmp
   tmp=$(mktemp -d "${CACHE%/}.XXXXXX")
-  log "debootstrap $SUITE ($INCLUDE)"
-  debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp/root" "$MIRROR" >&2
-  mkdir -p "$CACHE"
+  log "debootstrap $SUITE ($include)"
+  if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$tmp/root" "$MIRROR" >&2; then
+    log "error: debootstrap $SUITE from $MIRROR failed (log: $tmp/root/debootstrap/debootstrap.log)"
+    exit 1
+  fi
   tar -C "$tmp/root" -cf "$BASE.part" . && mv "$BASE.part" "$BASE"
   rm -rf "$tmp"
+  exec 8>&-
 }
 
 mounted() { grep -q " $1 " /proc/mounts; }
@@ -114,5 +131,6 @@ case "${1:-}" in
   ensure) if running; then echo "already running"; else up; echo started; fi ;;
   down) need_root; down ;;
   inventory) echo "$STATE/inventory.yml" ;;
-  *) echo "usage: $0 up|ensure|down|inventory" >&2; exit 2 ;;
+  base) base "${2:-}"; echo "$BASE" ;;
+  *) echo "usage: $0 up|ensure|down|inventory|base [INCLUDE]" >&2; exit 2 ;;
 esac
