@@ -63,6 +63,12 @@ clean:
 	-tests/cluster/cluster.sh down
 	rm -rf .tmp $(VENV)
 
+# The real node's container images (python, tritonserver) as OCI archives, cached in
+# ~/.cache/inferops-kubernetes/images; writes .cluster/images.json (root: debootstrap, chroot).
+.PHONY: images
+images:
+	tests/node/images.sh build
+
 # Test dependencies for a GPU machine without a package index (tests/gpu/device_check.sh).
 gpu-deps: venv
 	rm -rf .tmp/gpu-deps
