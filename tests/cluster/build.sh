@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the local control plane from Go modules, or reuse the cached build.
 #
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  <- k8s.io/kubernetes
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+#   kubelet (the real worker node, tests/node/node.sh)               <- k8s.io/kubernetes
 #   etcd                                                              <- go.etcd.io/etcd/server/v3
 #   kwok, kwokctl                                                     <- sigs.k8s.io/kwok
 #
@@ -30,7 +31,7 @@ fi
 CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOOS)-$(go env GOARCH)"
 BIN="$CACHE_ROOT/bin/$KEY"
-WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl)
+WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
 
 complete() {
   local b
@@ -113,7 +114,7 @@ wrapper_module "$D" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/se
 # --- kubernetes ----------------------------------------------------------
 log "kubernetes $K8S_VERSION"
 D="$WORK/k8s"
-K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 PKGS=()
 for c in "${K8S_CMDS[@]}"; do PKGS+=("k8s.io/kubernetes/cmd/$c"); done
 wrapper_module "$D" k8s.io/kubernetes "$K8S_VERSION" "${PKGS[@]}"
