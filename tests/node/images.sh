@@ -7,6 +7,7 @@
 #   localhost/inferops/tritonserver:<pytriton>    the same base layer + /opt/site (tests/node/images/tritonserver.txt,
 #                                                 on sys.path by a .pth file), tritonserver on PATH, Triton's python
 #                                                 backend in its default directory /opt/tritonserver/backends/python
+#   localhost/inferops/pause:3.10                 containerd's sandbox image: /pause (tests/node/go/pause), nothing else
 #
 #   images.sh build   build what is missing; write $INFEROPS_CLUSTER_DIR/images.json (name -> ref, digest,
 #                     archive) and print its path
@@ -48,6 +49,11 @@ BASE_LAYER=$CACHE/layers/base-$BASE_KEY.tar
 TRITON_LAYER=$CACHE/layers/tritonserver-$TRITON_KEY.tar
 PYTHON_ARCHIVE=$CACHE/python-$BASE_KEY.tar
 TRITON_ARCHIVE=$CACHE/tritonserver-$TRITON_KEY.tar
+PAUSE_REF=localhost/inferops/pause:3.10
+# the pause binary is built from Go (cached by tools.sh); the same sources give the same bytes
+TOOLS=$("$HERE/tools.sh")
+PAUSE_KEY=$({ sha256sum <"$TOOLS/pause"; cat "$HERE/images.sh" "$HERE/oci.py"; } | hash_of)
+PAUSE_ARCHIVE=$CACHE/pause-$PAUSE_KEY.tar
 
 # an archive counts as built once its manifest digest is written beside it
 built() { [ -f "$1" ] && [ -s "$1.digest" ]; }
@@ -179,14 +185,24 @@ triton_image() {
     --workdir /tmp --user 1000:1000 --cmd '["tritonserver", "--model-repository=/models"]'
 }
 
-all_built() { built "$PYTHON_ARCHIVE" && built "$TRITON_ARCHIVE"; }
+pause_image() {
+  built "$PAUSE_ARCHIVE" && return
+  mkdir -p "$WORK/pause" "$CACHE/layers"
+  install -m 755 "$TOOLS/pause" "$WORK/pause/pause"
+  python3 "$HERE/oci.py" layer "$WORK/pause" "$WORK/pause-layer.tar" >/dev/null
+  image "$PAUSE_ARCHIVE" "${PAUSE_REF%:*}" "${PAUSE_REF##*:}" "$WORK/pause-layer.tar" -- \
+    --user 65535:65535 --cmd '["/pause"]'
+}
+
+all_built() { built "$PYTHON_ARCHIVE" && built "$TRITON_ARCHIVE" && built "$PAUSE_ARCHIVE"; }
 
 manifest() {
   local out=$CLUSTER_DIR/images.json
   mkdir -p "$CLUSTER_DIR"
-  printf '{\n  "python": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "tritonserver": {"ref": "%s", "digest": "%s", "archive": "%s"}\n}\n' \
+  printf '{\n  "python": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "tritonserver": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "pause": {"ref": "%s", "digest": "%s", "archive": "%s"}\n}\n' \
     "$PYTHON_REF" "$(cat "$PYTHON_ARCHIVE.digest")" "$PYTHON_ARCHIVE" \
-    "$TRITON_REF" "$(cat "$TRITON_ARCHIVE.digest")" "$TRITON_ARCHIVE" >"$out.part"
+    "$TRITON_REF" "$(cat "$TRITON_ARCHIVE.digest")" "$TRITON_ARCHIVE" \
+    "$PAUSE_REF" "$(cat "$PAUSE_ARCHIVE.digest")" "$PAUSE_ARCHIVE" >"$out.part"
   mv "$out.part" "$out"
   echo "$out"
 }
@@ -203,6 +219,7 @@ build() {
     trap 'rm -rf "$WORK"' EXIT
     python_image
     triton_image
+    pause_image
   fi
   manifest
 }
@@ -211,6 +228,7 @@ list() {
   local missing=0
   if built "$PYTHON_ARCHIVE"; then echo "python $PYTHON_REF@$(cat "$PYTHON_ARCHIVE.digest")"; else missing=1; fi
   if built "$TRITON_ARCHIVE"; then echo "tritonserver $TRITON_REF@$(cat "$TRITON_ARCHIVE.digest")"; else missing=1; fi
+  if built "$PAUSE_ARCHIVE"; then echo "pause $PAUSE_REF@$(cat "$PAUSE_ARCHIVE.digest")"; else missing=1; fi
   [ "$missing" = 0 ] || { log "not built for the current inputs: run $0 build"; exit 1; }
 }
 
@@ -219,7 +237,7 @@ prune() {
   exec 9>"$CACHE/build.lock"
   flock 9
   local f keep
-  keep=" $BASE_LAYER $BASE_LAYER.env $TRITON_LAYER $PYTHON_ARCHIVE $PYTHON_ARCHIVE.digest $TRITON_ARCHIVE $TRITON_ARCHIVE.digest "
+  keep=" $BASE_LAYER $BASE_LAYER.env $TRITON_LAYER $PYTHON_ARCHIVE $PYTHON_ARCHIVE.digest $TRITON_ARCHIVE $TRITON_ARCHIVE.digest $PAUSE_ARCHIVE $PAUSE_ARCHIVE.digest "
   for f in "$CACHE"/*.tar "$CACHE"/*.digest "$CACHE"/layers/*; do
     [ -e "$f" ] || continue
     case "$keep" in *" $f "*) ;; *) log "removing $f"; rm -rf "$f" ;; esac
