@@ -108,6 +108,13 @@ options:
         description:
           - Triton's C(max_batch_size); 0 (the default) for a model without a batch dimension.
         type: int
+      instance_kind:
+        description:
+          - Triton only. Where Triton runs the model's instances (its C(instance_group) kind). Default V(gpu) when
+            the pod asks for GPUs, else V(cpu). V(auto) lets Triton choose (GPU when it sees one). V(cpu) with GPUs
+            requested keeps the model on CPU, for example on a node whose GPUs a stand-in device plugin advertises.
+        type: str
+        choices: [gpu, cpu, auto]
       inputs:
         description:
           - Triton only. The model's inputs, each with C(name), C(data_type) (for example V(TYPE_FP32)) and C(dims)

@@ -37,6 +37,7 @@ STACK_OPTIONS: Dict[str, Dict[str, Any]] = dict(
             version_labels=dict(type="dict"),
             backend=dict(type="str", choices=list(runtimes.TRITON_BACKENDS)),
             max_batch_size=dict(type="int"),
+            instance_kind=dict(type="str", choices=list(runtimes.TRITON_INSTANCE_KINDS)),
             inputs=dict(type="list", elements="dict"),
             outputs=dict(type="list", elements="dict"),
             mar_file=dict(type="str"),

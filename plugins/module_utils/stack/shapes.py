@@ -36,6 +36,7 @@ class _ModelSpecBase(TypedDict):
     #: Triton's model configuration (None and [] for the other runtimes)
     backend: Optional[str]
     max_batch_size: Optional[int]
+    instance_kind: Optional[str]
     inputs: List[TensorSpec]
     outputs: List[TensorSpec]
 

@@ -51,7 +51,7 @@ DEFAULTS: Dict[str, Any] = option_defaults(STACK_OPTIONS)
 
 MODEL_OPTIONS = (
     "name", "pvc", "path", "storage_uri", "versions", "version_policy", "latest_versions", "version_labels",
-    "backend", "max_batch_size", "inputs", "outputs", "mar_file", "version", "format", "format_version",
+    "backend", "max_batch_size", "instance_kind", "inputs", "outputs", "mar_file", "version", "format", "format_version",
 )
 GPU_OPTIONS = ("count", "resource", "mig_profile", "mig_strategy", "product")
 WARMUP_OPTIONS = ("count", "body", "content_type", "inputs", "image", "listen_port", "poll_interval_s", "request_timeout_s")
@@ -268,6 +268,13 @@ def _model(runtime: Runtime, value: Any, kserve: KserveSpec) -> ModelSpec:
     if batch is not None and not triton:
         _fail("model.max_batch_size", "applies to triton only", "Leave it out for %s." % runtime.name)
     spec["max_batch_size"] = _whole("model.max_batch_size", batch, 0) if batch is not None else (0 if triton else None)
+    kind = model.get("instance_kind")
+    if kind is not None and not triton:
+        _fail("model.instance_kind", "applies to triton only", "Leave it out for %s." % runtime.name)
+    if kind is not None and kind not in runtime.instance_kinds:
+        _fail("model.instance_kind", "%r is not an instance kind" % (kind,), "Use one of %s." % ", ".join(runtime.instance_kinds))
+    # None: the runtime decides (Triton: on the pod's GPUs when it asks for some)
+    spec["instance_kind"] = kind
     for option in ("inputs", "outputs"):
         tensors = model.get(option)
         if tensors is not None and not triton:

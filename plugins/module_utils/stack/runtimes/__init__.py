@@ -35,6 +35,7 @@ def get(name):
 
 # What the inference_stack module's argument spec reads (choices and defaults), by the names it reads them.
 TRITON_BACKENDS = triton.BACKENDS
+TRITON_INSTANCE_KINDS = triton.INSTANCE_KINDS
 KSERVE_PROTOCOLS = kserve.PROTOCOLS
 WARMUP_IMAGE = _warmup.IMAGE
 WARMUP_PORT = _warmup.PORT

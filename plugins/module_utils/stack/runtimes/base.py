@@ -55,6 +55,8 @@ class Runtime:
     #: Triton-style backends and tensor data types (empty where model.backend does not apply)
     backends: Tuple[str, ...] = ()
     data_types: Tuple[str, ...] = ()
+    #: Triton-style instance group kinds (empty where model.instance_kind does not apply)
+    instance_kinds: Tuple[str, ...] = ()
     #: the backend this runtime always uses (ONNX Runtime is Triton's onnxruntime backend)
     fixed_backend: Optional[str] = None
     #: whether the kserve options apply

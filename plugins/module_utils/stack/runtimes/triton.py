@@ -25,6 +25,8 @@ CONFIG_KEY = "config.pbtxt"
 
 # Triton backends (platform names where Triton wants a platform instead).
 BACKENDS = ("onnxruntime", "tensorrt", "pytorch", "tensorflow", "python", "openvino")
+# model.instance_kind: where Triton runs the model's instances (instance_group kind).
+INSTANCE_KINDS = ("gpu", "cpu", "auto")
 # Backends Triton selects by `platform` rather than `backend`.
 PLATFORMS = {"tensorrt": "tensorrt_plan", "tensorflow": "tensorflow_savedmodel"}
 DATA_TYPES = (
@@ -52,7 +54,8 @@ def model_config(spec: StackSpec):
             lines.append("]")
     # model["versions"] is a list for Triton (versions "mounted"), never None
     lines.append("version_policy: { specific: { versions: [ %s ] } }" % ", ".join(str(v) for v in model["versions"]))  # type: ignore[union-attr]
-    lines.append("instance_group [ { kind: %s, count: 1 } ]" % ("KIND_GPU" if spec["gpu"] else "KIND_CPU"))
+    kind = model["instance_kind"] or ("gpu" if spec["gpu"] else "cpu")
+    lines.append("instance_group [ { kind: KIND_%s, count: 1 } ]" % kind.upper())
     warmup = spec["warmup"]
     if warmup:
         lines.append("model_warmup [")
@@ -117,9 +120,10 @@ class Triton(Runtime):
     model_root = REPOSITORY
     metrics = ("metrics", "/metrics")
     warmup = "native"
-    model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "inputs", "outputs"))
+    model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "instance_kind", "inputs", "outputs"))
     versions = "mounted"
     backends = BACKENDS
+    instance_kinds = INSTANCE_KINDS
     data_types = DATA_TYPES
 
     def health_path(self, model, protocol="v1"):
