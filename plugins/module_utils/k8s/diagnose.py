@@ -42,13 +42,17 @@ IMAGE_PULL_REASONS = (
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
 KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
-LOG_TAIL_LINES = 20
+# Enough for the cause and the summary after it: Triton prints a 30-line options table after the error.
+LOG_TAIL_LINES = 100
 LOG_TIMEOUT = 10
 
 # "0/6 nodes are available: 1 node(s) had untolerated taint(s), 5 Insufficient nvidia.com/gpu. preemption: ..."
 _SCHEDULER_MESSAGE = re.compile(r"^\s*(?P<available>\d+)/(?P<total>\d+) nodes are available(?::\s*(?P<reasons>.*))?$", re.S)
 _REASON_ITEM = re.compile(r"^(?P<count>\d+)\s+(?P<reason>.+)$")
 _PROBE_EVENT = re.compile(r"^(?P<probe>Readiness|Liveness|Startup) probe (?:failed|errored)", re.I)
+# The kubelet's event when it restarts a container for a failed probe ("Container model failed startup probe,
+# will be restarted"). Without it a restart is the process's own exit, whatever the probes said meanwhile.
+_PROBE_KILL = re.compile(r"failed (?P<probe>liveness|startup) probe", re.I)
 
 # What crashed serving processes print when the model is not where they look for it.
 _MISSING_MODEL = re.compile(
@@ -423,7 +427,13 @@ def _diagnose_containers(client: K8sClient, namespace: str, pod: Obj, events: Li
         if not crashing:
             continue
         container = cs.get("name")
-        probes = _probe_events(events, container, kinds=("Liveness", "Startup"))
+        # A startup probe fails while the server is still loading: that is no cause unless the kubelet
+        # killed the container for it. A process that exits by itself crashed (seen on the real node:
+        # Triton failing to load a model exits with 1 while its startup probe is still refused).
+        killed = {m.group("probe").capitalize() for m in (_PROBE_KILL.search(e.get("message") or "") for e in events
+                                                          if e.get("reason") == "Killing" and _container_of(e) in (None, container)) if m}
+        probes = [e for e in _probe_events(events, container, kinds=("Liveness", "Startup"))
+                  if _PROBE_EVENT.match(e["message"]).group("probe").capitalize() in killed]  # type: ignore[union-attr]
         if probes:
             return _probe_finding(pod, container, probes, restarts)
         ended = last or terminated
@@ -438,7 +448,12 @@ def _diagnose_containers(client: K8sClient, namespace: str, pod: Obj, events: Li
         if logs_error:
             log_text = "the logs of its %s instance are unavailable (%s)" % (which, logs_error)
         elif lines:
-            log_text = "its %s instance last logged: %s" % (which, lines[-1].strip())
+            # The first line that says what is missing is the cause; servers often end with a summary of it.
+            telling = next((line for line in lines if _MISSING_MODEL.search(line)), None)
+            if telling and telling.strip() != lines[-1].strip():
+                log_text = "its %s instance logged: %s; and last: %s" % (which, telling.strip(), lines[-1].strip())
+            else:
+                log_text = "its %s instance last logged: %s" % (which, lines[-1].strip())
         else:
             log_text = "its %s instance logged nothing" % which
         reason = ended.get("reason") or waiting.get("reason") or "Error"

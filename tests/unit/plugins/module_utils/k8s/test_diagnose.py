@@ -441,6 +441,25 @@ def test_startup_probe_kills_are_a_probe_failure_not_a_crash(logs):
     assert calls == []
 
 
+def test_a_process_that_exits_while_its_startup_probe_fails_is_a_crash_not_a_probe_failure(logs):
+    # What the real node showed: Triton fails to load the model and exits 1 while its startup probe is
+    # still refused; the kubelet restarts it for the exit, not for the probe (no Killing event).
+    calls, answer = logs
+    answer["lines"] = ["E1204 22:05:01 1 model_lifecycle.cc:654] failed to load 'linear' version 3: [Errno 2] "
+                       "No such file or directory: '/models/linear/3/linear.json'",
+                       "error: creating server: Internal - failed to load all models"]
+    pod = make_pod(node="gpu-h100-0", status=crash_status(restarts=2, reason="Error", exit_code=1))
+    events = [event(pod, "Unhealthy", 'Startup probe failed: Get "http://10.88.0.21:8000/v2/health/ready": dial tcp '
+                    '10.88.0.21:8000: connect: connection refused', field_path="spec.containers{model}", count=2)]
+    finding = only(diagnose_workload(FakeClient([pod], events), NS, SELECTOR))
+    assert finding["cause"] == "crash_loop"
+    assert "model is not where the server looks for it" in finding["message"]
+    # the line that names what is missing is quoted, not only the summary the server ends with
+    assert "/models/linear/3/linear.json" in finding["message"]
+    assert finding["message"].index("linear.json") < finding["message"].index("failed to load all models")
+    assert calls and calls[0]["previous"] is True
+
+
 def test_missing_config_map_is_pending_other_with_the_kubelet_message():
     status = scheduled_status({"name": "model", "ready": False, "restartCount": 0, "state": {"waiting": {
         "reason": "CreateContainerConfigError", "message": 'configmap "resnet-warmup" not found'}}}, phase="Pending")
