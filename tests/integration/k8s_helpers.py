@@ -44,7 +44,7 @@ def wait_until(predicate, timeout, what, interval=0.25):
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
-def run_module(name, args, check_mode=False):
+def run_module(name, args, check_mode=False, timeout=120):
     """Run a module of the collection as Ansible does on the target: a process with its arguments as JSON."""
     payload = dict(args)
     if check_mode:
@@ -56,7 +56,7 @@ def run_module(name, args, check_mode=False):
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "%s.%s" % (MODULES, name), handle.name],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
+            capture_output=True, text=True, env=env, timeout=timeout, check=False,
         )
     finally:
         os.unlink(handle.name)

@@ -1,0 +1,274 @@
+"""inference_stack on the local cluster's REAL node (tests/node/node.sh): a kubelet from k8s.io/kubernetes,
+containerd and runc from Debian, images built here (tests/node/images.sh), a stand-in device plugin for
+nvidia.com/gpu. Containers really start: Triton (from nvidia-pytriton's wheel) serves the harness's tiny
+python-backend model (tests/node/models/linear_model.py) from a hostPath PersistentVolume, on CPU.
+
+What each test reads is not the module's own word: the pod's status and the container's log through
+the API server (the kubelet's answers), a process inside the container (`kubectl exec`), the server's
+answers through the Service (the API server's service proxy, on 127.0.0.1, which sends each request to
+a ready endpoint of the Service), and containerd's own list of containers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+
+from k8s_helpers import ROOT, wait_until
+from k8s_helpers import run_module as _run_module
+
+pytestmark = pytest.mark.integration
+
+NODE = "127.0.0.1"
+STATE = Path(os.environ.get("INFEROPS_CLUSTER_DIR") or ROOT / ".cluster")
+TOLERATE_REAL_NODE = [{"key": "inferops.io/real-node", "operator": "Exists", "effect": "NoSchedule"}]
+SELECTOR = "app.kubernetes.io/instance=%s,app.kubernetes.io/component=model-server"
+EXECUTED = "inferops-linear: executed"
+X = [[1.0, 2.0, 3.0, 4.0]]
+
+
+def _tool(name):
+    return subprocess.run([str(ROOT / "tests" / "cluster" / "build.sh")], capture_output=True, text=True, check=True).stdout.strip() + "/" + name
+
+
+@pytest.fixture(scope="session")
+def real_node(k8s):
+    """The real node, Ready with its stand-in GPUs; on the local cluster its absence is a failure."""
+    node = k8s.get("v1", "Node", NODE)
+    conditions = {c["type"]: c["status"] for c in ((node or {}).get("status") or {}).get("conditions") or []}
+    if conditions.get("Ready") != "True" or (node["metadata"].get("labels") or {}).get("inferops.io/node") != "real":
+        why = "the real node %s is not Ready (tests/node/node.sh up, run by tests/cluster/cluster.sh up)" % NODE
+        if os.environ.get("INFEROPS_LOCAL_CLUSTER") == "1":
+            pytest.fail(why)
+        pytest.skip(why + "; INFEROPS_KUBECONFIG names a cluster without it")
+    return node
+
+
+@pytest.fixture(scope="session")
+def triton_image(real_node):  # pylint: disable=unused-argument
+    manifest = json.loads((STATE / "images.json").read_text())
+    image = manifest["tritonserver"]
+    return "%s@%s" % (image["ref"], image["digest"])
+
+
+@pytest.fixture(scope="session")
+def api(kubeconfig):
+    return kconfig.new_client_from_config(config_file=kubeconfig)
+
+
+@pytest.fixture
+def models(namespace, real_node):  # pylint: disable=unused-argument
+    """The claim `models` in the test's namespace, bound to the real node's model repository."""
+    script = ROOT / "tests" / "node" / "models.sh"
+    repo = Path(subprocess.run([str(script), "apply", namespace], capture_output=True, text=True, check=True).stdout.strip())
+    yield repo
+    subprocess.run([str(script), "delete", namespace], capture_output=True, text=True, check=False)
+
+
+def run_module(name, args):
+    # a rollout on the real node waits for containers to start: longer than the helper's default
+    return _run_module(name, args, timeout=400)
+
+
+def weights(repo, version):
+    return json.loads((repo / "linear" / str(version) / "linear.json").read_text())
+
+
+def expected(repo, version, x):
+    """y = x @ W + b, computed here from the model's own weight file."""
+    w = weights(repo, version)
+    return [[sum(row[i] * w["W"][i][j] for i in range(len(row))) + w["b"][j] for j in range(len(w["b"]))] for row in x]
+
+
+def infer(api, namespace, service, x=None, timeout=10):
+    """One V2 inference through the Service: (HTTP status, decoded body or text)."""
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [len(x or X), 4], "data": x or X}]}
+    url = "%s/api/v1/namespaces/%s/services/%s:http/proxy/v2/models/linear/infer" % (api.configuration.host, namespace, service)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    # the client's own authentication (the kubeconfig's client certificate, or its token)
+    api.update_params_for_auth(headers, [], ["BearerToken"], None, "POST", body)
+    try:
+        response = api.call_api("POST", url, header_params=headers, body=body, _request_timeout=timeout)
+    except kclient.ApiException as exc:
+        return exc.status, exc.body
+    data = response.read()
+    return response.status, json.loads(data)
+
+
+def stack_args(kubeconfig, namespace, image, name="linear", **overrides):
+    args = dict(
+        kubeconfig=kubeconfig, namespace=namespace, name=name, runtime="triton", image=image, create_namespace=True,
+        model=dict(name="linear", pvc="models", path="linear", versions=[1], backend="python", max_batch_size=8,
+                   # the stand-in GPUs are advertised, not usable: Triton runs the model on CPU
+                   instance_kind="cpu",
+                   inputs=[{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}],
+                   outputs=[{"name": "y", "data_type": "TYPE_FP32", "dims": [2]}]),
+        gpu=dict(count=1, product="INFEROPS-STAND-IN"),
+        node_selector={"inferops.io/node": "real"}, tolerations=TOLERATE_REAL_NODE,
+        resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        warmup=dict(count=5, inputs=[{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}]),
+        startup_timeout=120, wait=True, wait_timeout=240,
+    )
+    args.update(overrides)
+    return args
+
+
+def live_pods(k8s, namespace, name):
+    return [p for p in k8s.list("v1", "Pod", namespace=namespace, label_selector=SELECTOR % name)
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready_since(pod):
+    for condition in pod["status"].get("conditions") or []:
+        if condition["type"] == "Ready" and condition["status"] == "True":
+            return datetime.fromisoformat(condition["lastTransitionTime"].replace("Z", "+00:00"))
+    return None
+
+
+def executed_lines(api, namespace, pod):
+    """The model's execute() lines in the server container's log, with the kubelet's timestamps."""
+    text = kclient.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, container="server", timestamps=True)
+    lines = []
+    for line in text.splitlines():
+        if EXECUTED in line:
+            stamp = line.split(" ", 1)[0]
+            # RFC 3339 with nanoseconds: Python keeps microseconds
+            head, _dot, frac = stamp.rstrip("Z").partition(".")
+            lines.append(datetime.fromisoformat("%s.%s+00:00" % (head, (frac + "000000")[:6])))
+    return lines
+
+
+def kubectl_exec(kubeconfig, namespace, pod, *command):
+    return subprocess.run([_tool("kubectl"), "--kubeconfig", kubeconfig, "exec", "-n", namespace, pod, "-c", "server", "--"]
+                          + list(command), capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_triton_runs_restricted_warmed_and_serves(k8s, api, kubeconfig, namespace, models, triton_image):
+    result = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image))
+    assert result["rc"] == 0 and not result.get("failed"), result.get("msg")
+    assert result["rollout"]["ready"], result["rollout"]
+
+    ns = k8s.get("v1", "Namespace", namespace)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    (pod,) = live_pods(k8s, namespace, "linear")
+    assert pod["spec"]["nodeName"] == NODE
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+    # Warmup gated readiness, as the server's own log tells it: before this test sent anything, the model
+    # had executed exactly the warmup's 5 batches, every one of them before the pod turned Ready.
+    ready = ready_since(pod)
+    warm = executed_lines(api, namespace, pod["metadata"]["name"])
+    assert len(warm) == 5, warm
+    # Ready's time has whole seconds: a batch logged after the transition would be at or after it.
+    assert max(warm).replace(microsecond=0) <= ready, (warm, ready)
+
+    status, body = infer(api, namespace, "linear")
+    assert status == 200, body
+    assert body["outputs"][0]["name"] == "y"
+    assert body["outputs"][0]["data"] == pytest.approx(sum(expected(models, 1, X), []))
+    assert len(executed_lines(api, namespace, pod["metadata"]["name"])) == 6
+
+    # The kubelet enforced the restricted context: a process in the container is uid 1000 with no
+    # capabilities, and the root filesystem refuses a write.
+    probe = kubectl_exec(kubeconfig, namespace, pod["metadata"]["name"], "python3", "-c",
+                         "import os\n"
+                         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
+                         "try:\n    open('/written-by-test', 'w')\n    ro = 'writable'\n"
+                         "except OSError as e:\n    ro = e.strerror\n"
+                         "print(os.getuid(), os.getgid(), *caps, ro)")
+    assert probe.returncode == 0, probe.stderr
+    uid, gid, cap_eff, cap_prm, write = probe.stdout.strip().split(" ", 4)
+    assert (uid, gid) == ("1000", "1000")
+    assert int(cap_eff, 16) == 0 and int(cap_prm, 16) == 0
+    assert write == "Read-only file system"
+
+
+def test_config_change_rolls_without_a_failed_request(k8s, api, kubeconfig, namespace, models, triton_image):
+    result = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image, replicas=2))
+    assert result["rc"] == 0 and result["rollout"]["ready"], result.get("msg")
+    before = {p["metadata"]["name"] for p in live_pods(k8s, namespace, "linear")}
+    assert len(before) == 2
+
+    outcomes, stop = [], threading.Event()
+
+    def load():
+        # bounded: at most 2000 requests and 300 s, whichever comes first
+        deadline = time.monotonic() + 300
+        while not stop.is_set() and len(outcomes) < 2000 and time.monotonic() < deadline:
+            outcomes.append(infer(api, namespace, "linear"))
+            time.sleep(0.05)
+
+    loop = threading.Thread(target=load)
+    loop.start()
+    try:
+        wait_until(lambda: len(outcomes) >= 5, 30, "the request loop running")
+        # warmup.count is part of Triton's config.pbtxt: the pod template's config hash changes
+        changed = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image, replicas=2,
+                                                           warmup=dict(count=3, inputs=[{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}])))
+        time.sleep(2)
+    finally:
+        stop.set()
+        loop.join()
+    assert changed["rc"] == 0 and changed["changed"] and changed["rollout"]["ready"], changed.get("msg")
+    after = {p["metadata"]["name"] for p in live_pods(k8s, namespace, "linear")}
+    assert len(after) == 2 and not after & before, (before, after)
+    failed = [o for o in outcomes if o[0] != 200]
+    assert not failed, "%d of %d requests failed during the rollout: %s" % (len(failed), len(outcomes), failed[:3])
+    # the loop really spanned the rollout: both old pods went away while it ran
+    assert len(outcomes) >= 20
+
+
+def test_model_that_cannot_load_is_diagnosed_from_its_log_and_rolled_back(k8s, api, kubeconfig, namespace, models, triton_image):
+    good = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image))
+    assert good["rc"] == 0 and good["rollout"]["ready"], good.get("msg")
+
+    # version 3's model.py finds no weights where it looks: its initialize() raises, Triton fails to load
+    # the model and exits (--exit-on-error), and the kubelet restarts it into a crash loop.
+    bad_model = dict(stack_args(kubeconfig, namespace, triton_image)["model"], versions=[3])
+    bad = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image, model=bad_model, wait_timeout=60,
+                                                   rollback_on_failure=True))
+    assert bad.get("failed"), bad
+    findings = bad["rollout"]["diagnosis"]
+    crash = [f for f in findings if f["cause"] == "crash_loop"]
+    assert crash, findings
+    # the finding quotes the container's real log: Triton's and the model's own words
+    assert any("linear.json" in line for line in crash[0]["details"]["log_lines"]), crash[0]["details"]["log_lines"]
+    assert "/models/linear/3/linear.json" in crash[0]["message"], crash[0]["message"]
+    assert "model is not where the server looks for it" in crash[0]["message"], crash[0]["message"]
+    assert bad["rollback"]["rolled_back"], bad.get("rollback")
+
+    def serving_v1_again():
+        pods = live_pods(k8s, namespace, "linear")
+        return len(pods) == 1 and ready_since(pods[0]) and infer(api, namespace, "linear")[0] == 200
+    wait_until(serving_v1_again, 120, "the rolled-back revision serving")
+    status, body = infer(api, namespace, "linear")
+    assert body["outputs"][0]["data"] == pytest.approx(sum(expected(models, 1, X), []))
+
+
+def test_absent_stops_the_containers(k8s, kubeconfig, namespace, models, triton_image):
+    result = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image))
+    assert result["rc"] == 0 and result["rollout"]["ready"], result.get("msg")
+
+    def containers():
+        """containerd's own list of the namespace's containers on the node."""
+        sock = STATE / "node" / "containerd" / "containerd.sock"
+        out = subprocess.run(["ctr", "--address", str(sock), "--namespace", "k8s.io", "containers", "ls", "-q",
+                              "labels.\"io.kubernetes.pod.namespace\"==%s" % namespace],
+                             capture_output=True, text=True, check=True).stdout.split()
+        return out
+
+    assert containers()
+    gone = run_module("inference_stack", stack_args(kubeconfig, namespace, triton_image, state="absent"))
+    assert gone["rc"] == 0 and gone["changed"], gone.get("msg")
+    wait_until(lambda: not live_pods(k8s, namespace, "linear") and not k8s.list("v1", "Pod", namespace=namespace), 90,
+               "the stack's pods deleted")
+    wait_until(lambda: not containers(), 60, "containerd to have no container of %s" % namespace)
