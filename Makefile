@@ -1,5 +1,5 @@
 # Two commands for a new user (Python 3.11 and Go >= 1.26 on PATH):
-#   make run    the main job on the local simulated GPU cluster
+#   make run    the main job on the local cluster (simulated GPU fleet + one real node), ending with one inference
 #   make test   the whole test suite (what .ci/run calls)
 # Each installs what it needs: .venv with pinned packages, the collection made
 # visible to Ansible, the control plane built once into ~/.cache/inferops-kubernetes.
@@ -26,9 +26,13 @@ collection: venv
 	@mkdir -p $(dir $(LINK))
 	@[ -L $(LINK) ] || ln -sfn $(CURDIR) $(LINK)
 
+# The local inventory's model service runs on the real node: its model goes on a claim first, and
+# the run ends with one inference through the Service.
 run: collection
-	tests/cluster/cluster.sh up
+	INFEROPS_REAL_NODE=1 tests/cluster/cluster.sh up
+	tests/node/models.sh apply inferops-serving
 	INFEROPS_KUBECONFIG=$$(tests/cluster/cluster.sh kubeconfig) ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml
+	tests/node/infer.sh inferops-serving linear
 
 test: collection
 	tests/run.sh
@@ -63,7 +67,7 @@ clean:
 	-tests/cluster/cluster.sh down
 	rm -rf .tmp $(VENV)
 
-# The real node's container images (python, tritonserver) as OCI archives, cached in
+# The real node's container images (python, tritonserver, pause) as OCI archives, cached in
 # ~/.cache/inferops-kubernetes/images; writes .cluster/images.json (root: debootstrap, chroot).
 .PHONY: images
 images:

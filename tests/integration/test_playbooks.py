@@ -30,11 +30,15 @@ def test_module_play(kubeconfig):
 
 @pytest.fixture
 def leave_the_cluster_as_found(kubeconfig, k8s):
-    """The main job deploys the device plugin; what it added is removed again after the test."""
+    """The main job deploys the device plugin; what it added is removed again after the test. As `make run`
+    does, the harness's model goes on the claim the local inventory names, on the real node, first."""
     namespace_before = k8s.get("v1", "Namespace", "nvidia-device-plugin")
     runtime_class_before = k8s.get("node.k8s.io/v1", "RuntimeClass", "nvidia")
     serving_before = k8s.get("v1", "Namespace", "inferops-serving")
+    models = ROOT / "tests" / "node" / "models.sh"
+    subprocess.run([str(models), "apply", "inferops-serving"], check=True, capture_output=True, text=True)
     yield
+    subprocess.run([str(models), "delete", "inferops-serving"], check=False, capture_output=True, text=True)
     if namespace_before is None:
         run_module("device_plugin", {"kubeconfig": kubeconfig, "state": "absent", "runtime_class": runtime_class_before is None})
     if serving_before is None and k8s.get("v1", "Namespace", "inferops-serving") is not None:
@@ -48,14 +52,17 @@ def test_main_job_runs_and_says_what_it_runs(kubeconfig, k8s, leave_the_cluster_
     assert "not in this version yet" in proc.stdout
     assert "The device plugin runs on 5 GPU node(s)" in proc.stdout
     assert "NVIDIA-H100-80GB-HBM3: 2 node(s)" in proc.stdout
-    # the model service of the local inventory: applied, its rollout waited for, on H100 nodes
-    assert "tensorflow_serving service inferops-serving/resnet" in proc.stdout
+    # the model service of the local inventory: applied, its rollout waited for, a real Triton on the
+    # real node that answers through its Service what the model's weights say it should
+    assert "triton service inferops-serving/linear" in proc.stdout
     assert "rollout ready after" in proc.stdout
-    pods = k8s.list("v1", "Pod", namespace="inferops-serving", label_selector="app.kubernetes.io/instance=resnet")
-    assert len(pods) == 2 and {p["status"]["phase"] for p in pods} == {"Running"}
-    for pod in pods:
-        node = k8s.get("v1", "Node", pod["spec"]["nodeName"])
-        assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+    pods = k8s.list("v1", "Pod", namespace="inferops-serving", label_selector="app.kubernetes.io/instance=linear")
+    assert len(pods) == 1 and pods[0]["spec"]["nodeName"] == "127.0.0.1"
+    assert [c["ready"] for c in pods[0]["status"]["containerStatuses"]] == [True]
+    answer = subprocess.run([str(ROOT / "tests" / "node" / "infer.sh"), "inferops-serving", "linear"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert '"data":[12.5,0.5]' in answer.stdout
 
     # A second run writes nothing: every object the collection manages keeps its resourceVersion,
     # and the recap counts no change on any host.
