@@ -272,3 +272,14 @@ def test_absent_stops_the_containers(k8s, kubeconfig, namespace, models, triton_
     wait_until(lambda: not live_pods(k8s, namespace, "linear") and not k8s.list("v1", "Pod", namespace=namespace), 90,
                "the stack's pods deleted")
     wait_until(lambda: not containers(), 60, "containerd to have no container of %s" % namespace)
+
+
+def test_a_local_image_that_was_never_built_is_named_with_the_command_that_builds_it(kubeconfig, namespace, models):
+    image = "localhost/inferops/tritonserver:0.0.0-never-built"
+    result = run_module("inference_stack", stack_args(kubeconfig, namespace, image, wait_timeout=30))
+    assert result.get("failed"), result
+    (finding,) = [f for f in result["rollout"]["diagnosis"] if f["cause"] == "image_pull"]
+    # the kubelet's own pull error is quoted: containerd tried localhost itself (Go never proxies it), nowhere else
+    assert finding["details"]["image"] == image
+    assert "dial tcp 127.0.0.1:" in finding["message"], finding["message"]
+    assert image in finding["message"] and "make images" in finding["message"], finding["message"]

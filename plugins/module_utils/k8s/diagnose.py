@@ -379,7 +379,16 @@ def _diagnose_unscheduled(pod: Obj, scheduler_message: Optional[str], fleet: _Fl
     )
 
 
-def _image_pull_fix(text: Optional[str]) -> str:
+# Images named under localhost/ live on the node itself: nothing can pull them, they are imported.
+LOCAL_IMAGE_PREFIX = "localhost/"
+LOCAL_IMAGE_FIX = ("an image under localhost/ is not in any registry: build it and import it into the node's container runtime "
+                   "(ctr -n k8s.io images import ARCHIVE); on this collection's local cluster `make images` builds the "
+                   "real node's images and `tests/cluster/cluster.sh up` imports them")
+
+
+def _image_pull_fix(text: Optional[str], image: Optional[str] = None) -> str:
+    if (image or "").startswith(LOCAL_IMAGE_PREFIX):
+        return LOCAL_IMAGE_FIX
     lowered = (text or "").lower()
     if "unauthorized" in lowered or "authentication required" in lowered or "denied" in lowered or "forbidden" in lowered:
         return "give the pod imagePullSecrets with credentials for the registry"
@@ -407,7 +416,7 @@ def _diagnose_containers(client: K8sClient, namespace: str, pod: Obj, events: Li
             failures = [e for e in pull_events if (e.get("message") or "").startswith("Failed to pull image")]
             chosen = failures or pull_events
             evidence = (chosen[-1].get("message") if chosen else None) or waiting.get("message") or waiting["reason"]
-            fix = _image_pull_fix(" ".join([evidence, waiting.get("message") or "", waiting["reason"]]))
+            fix = _image_pull_fix(" ".join([evidence, waiting.get("message") or "", waiting["reason"]]), cs.get("image"))
             return _finding(
                 "image_pull", pod,
                 "Container %s of pod %s cannot pull its image %s (%s: %s); %s."

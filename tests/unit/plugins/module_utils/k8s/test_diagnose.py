@@ -349,6 +349,20 @@ def test_image_pull_unauthorized_asks_for_pull_secrets():
     assert "imagePullSecrets" in finding["message"]
 
 
+def test_a_local_image_is_to_be_imported_not_made_reachable():
+    image = "localhost/inferops/tritonserver:0.7.0"
+    status = scheduled_status({
+        "name": "model", "image": image, "ready": False, "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": 'failed to pull and unpack image "%s": failed to resolve '
+                              'reference: failed to do request: Head "https://localhost/v2/inferops/tritonserver/manifests/0.7.0": '
+                              'dial tcp 127.0.0.1:443: connect: connection refused' % image}},
+    }, phase="Pending")
+    finding = only(diagnose_workload(FakeClient([make_pod(node="gpu-h100-0", status=status)]), NS, SELECTOR))
+    assert finding["cause"] == "image_pull"
+    assert "import it into the node's container runtime" in finding["message"] and "make images" in finding["message"]
+    assert "make the registry reachable" not in finding["message"]
+
+
 @pytest.fixture
 def logs(monkeypatch):
     """Replaces the log request; records what was asked for."""
