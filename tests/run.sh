@@ -24,6 +24,26 @@ stage() {
   fi
 }
 
+# Network-bound set-up runs in the background while the control plane builds (CPU-bound) and the
+# linters run: the runtimes venv (PyPI) and the real node's images (Debian's mirror, PyPI). Each is
+# cached and returns at once when warm; its stage below waits for it and shows its log.
+mkdir -p .tmp/logs
+tests/runtimes/setup.sh >.tmp/logs/runtimes-setup.log 2>&1 &
+runtimes_setup=$!
+images_setup=""
+if [ -z "${INFEROPS_KUBECONFIG:-}" ] && [ "$(id -u)" = 0 ]; then
+  tests/node/images.sh build >.tmp/logs/images-build.log 2>&1 &
+  images_setup=$!
+fi
+# waited NAME PID LOG: the background job's exit status, with its log
+# shellcheck disable=SC2317  # called through stage
+waited() {
+  local rc=0
+  wait "$2" || rc=$?
+  cat "$3"
+  return "$rc"
+}
+
 started_cluster=""
 if [ -n "${INFEROPS_KUBECONFIG:-}" ]; then
   [ -f "$INFEROPS_KUBECONFIG" ] || { echo "INFEROPS_KUBECONFIG=$INFEROPS_KUBECONFIG: no such file" >&2; exit 2; }
@@ -42,6 +62,12 @@ EOF
     started_cluster=yes
   fi
   t0=$SECONDS
+  # the real node imports the images: their background build finishes first (cluster.sh would
+  # otherwise wait on its lock)
+  tests/cluster/build.sh >/dev/null || { echo "error: the local control plane could not be built" >&2; exit 1; }
+  if [ -n "$images_setup" ]; then
+    stage "real node images (tests/node/images.sh build)" waited images "$images_setup" .tmp/logs/images-build.log
+  fi
   tests/cluster/cluster.sh up || { echo "error: the local control plane did not start" >&2; exit 1; }
   echo "control plane ready in $((SECONDS - t0))s"
   export INFEROPS_KUBECONFIG
@@ -64,13 +90,13 @@ stage "ansible-lint (production profile)" ansible-lint
 stage "mypy (strict on the access layer)" env MYPYPATH="$ANSIBLE_COLLECTIONS_PATH" mypy -p ansible_collections.inferops.kubernetes.plugins.module_utils
 stage "changelog fragments" antsibull-changelog lint
 stage "ansible-test sanity" tests/sanity.sh
-stage "runtimes venv (real inference servers for tests/runtimes)" tests/runtimes/setup.sh
+stage "runtimes venv (real inference servers for tests/runtimes)" waited runtimes "$runtimes_setup" .tmp/logs/runtimes-setup.log
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED stages so far: %s\n' "${failed[*]}"
 fi
 # pytest runs last so that its summary closes the output.
-printf '\n=== pytest (unit + integration + real runtimes + GPU)\n'
-pytest -p no:cacheprovider tests/unit tests/integration tests/runtimes tests/gpu
+printf '\n=== pytest (unit + integration + real node + real runtimes + GPU)\n'
+pytest -p no:cacheprovider tests/unit tests/integration tests/node tests/runtimes tests/gpu
 rc=$?
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED stages: %s\n' "${failed[*]}"

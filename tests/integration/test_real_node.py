@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -283,3 +285,28 @@ def test_a_local_image_that_was_never_built_is_named_with_the_command_that_build
     assert finding["details"]["image"] == image
     assert "dial tcp 127.0.0.1:" in finding["message"], finding["message"]
     assert image in finding["message"] and "make images" in finding["message"], finding["message"]
+
+
+def test_a_kubelet_that_cannot_start_fails_node_up_with_its_last_log_lines(tmp_path, kubeconfig, real_node):  # pylint: disable=unused-argument
+    """node.sh up with a kubelet that exits at once, on a node state of its own (its own containerd, bridge
+    name and state directory; the running real node is not touched): up fails in bounded time and says why."""
+    kubelet = tmp_path / "kubelet"
+    kubelet.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'Kubernetes v0.0.0-test'; exit 0; }\n"
+                       "echo 'E1204 failed to run Kubelet: inferops test: this kubelet refuses to start' >&2\nexit 1\n")
+    kubelet.chmod(0o755)
+    # a short path: the node's unix sockets live under it (108 bytes at most)
+    state = Path(tempfile.mkdtemp(prefix="inferops-", dir="/tmp"))
+    env = dict(os.environ, INFEROPS_CLUSTER_DIR=str(state), KUBECONFIG_PATH=kubeconfig, INFEROPS_KUBELET_BIN=str(kubelet),
+               INFEROPS_CLUSTER_PKI=str(STATE / "kwok" / "clusters" / "inferops" / "pki"), INFEROPS_NODE_BRIDGE="inferops-t0", INFEROPS_NODE_NAME="inferops-test-node",
+               INFEROPS_POD_SUBNET="10.88.1.0/24", INFEROPS_NODE_READY_TIMEOUT="60")
+    node = str(ROOT / "tests" / "node" / "node.sh")
+    try:
+        started = time.monotonic()
+        up = subprocess.run([node, "up"], env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert up.returncode != 0
+        assert time.monotonic() - started < 120
+        assert "the kubelet exited" in up.stderr, up.stderr[-3000:]
+        assert "this kubelet refuses to start" in up.stderr, up.stderr[-3000:]
+    finally:
+        subprocess.run([node, "down"], env=env, capture_output=True, text=True, timeout=120, check=False)
+        shutil.rmtree(state, ignore_errors=True)

@@ -106,7 +106,7 @@ print("%s %s: %d layers %s" % (name, want["ref"], len(layers), " ".join(l["diges
 PY
   # 2. the root, from the layers in order (the images have no whiteouts)
   while read -r layer; do
-    if tar -tf "$layer" | grep -q '\.wh\.'; then fail "$name: a layer has whiteout entries, which this check does not apply"; fi
+    if tar -tf "$layer" | grep '\.wh\.' >/dev/null; then fail "$name: a layer has whiteout entries, which this check does not apply"; fi
     tar -C "$WORK/$name/root" -xf "$layer"
   done <"$WORK/$name/layers"
 done

@@ -24,14 +24,15 @@ CLUSTER_STATE=${INFEROPS_CLUSTER_DIR:-$ROOT/.cluster}
 STATE=$CLUSTER_STATE/node
 KUBECONFIG_PATH=${KUBECONFIG_PATH:-$CLUSTER_STATE/kubeconfig}
 PKI=${INFEROPS_CLUSTER_PKI:-}
-CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}
 
-NODE_NAME=127.0.0.1
+NODE_NAME=${INFEROPS_NODE_NAME:-127.0.0.1}
 KUBELET_PORT=${INFEROPS_KUBELET_PORT:-10250}
 GPUS=${INFEROPS_NODE_GPUS:-4}
 # Pods' addresses: a /24 on the node's own bridge. No default route is given to pods.
 POD_SUBNET=${INFEROPS_POD_SUBNET:-10.88.0.0/24}
-BRIDGE=inferops0
+BRIDGE=${INFEROPS_NODE_BRIDGE:-inferops0}
+# The kubelet binary: the one tests/cluster/build.sh built, unless a test names another.
+KUBELET_BIN=${INFEROPS_KUBELET_BIN:-}
 TAINT_KEY=inferops.io/real-node
 SANDBOX_IMAGE=localhost/inferops/pause:3.10
 READY_TIMEOUT=${INFEROPS_NODE_READY_TIMEOUT:-120}
@@ -58,13 +59,14 @@ last_lines() {
 packages() {
   local missing=() p
   for p in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
   done
   [ "${#missing[@]}" -eq 0 ] && return
   [ "$(id -u)" = 0 ] || die "the real node needs ${missing[*]} (Debian packages); install them or run as root"
   log "installing ${missing[*]} from Debian's packages"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # the test command may be installing Java for the runtimes at the same time: wait for dpkg's lock
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 # Unix sockets have a 108-byte path limit; a deep checkout would fail later with a puzzling error.
@@ -178,7 +180,9 @@ EOF
 }
 
 node_kubeconfig() {
-  [ -n "$PKI" ] && [ -f "$PKI/ca.key" ] || die "INFEROPS_CLUSTER_PKI must name the cluster's PKI directory (ca.crt, ca.key)"
+  if [ -z "$PKI" ] || [ ! -f "$PKI/ca.key" ]; then
+    die "INFEROPS_CLUSTER_PKI must name the cluster's PKI directory (ca.crt, ca.key)"
+  fi
   local pki=$STATE/kubelet/pki
   mkdir -p "$pki"
   if [ ! -f "$pki/node.crt" ] || ! openssl verify -CAfile "$PKI/ca.crt" "$pki/node.crt" >/dev/null 2>&1; then
@@ -215,11 +219,11 @@ start() {
 }
 
 stop_process() {
-  local name=$1 pid i
+  local name=$1 pid
   pid_alive "$name" || { rm -f "$STATE/$name.pid"; return 0; }
   pid=$(cat "$STATE/$name.pid")
   kill "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
@@ -236,8 +240,7 @@ start_containerd() {
   # request leaves this machine.
   start containerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
     containerd --config "$STATE/containerd/config.toml"
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     ctr_ version >/dev/null 2>&1 && return
     pid_alive containerd || break
     sleep 0.5
@@ -259,28 +262,36 @@ import_images() {
   local manifest name ref digest archive
   manifest=$("$HERE/images.sh" build)
   while IFS=$'\t' read -r name ref digest archive; do
-    if ctr_ images ls -q "name==$ref" | grep -qx "$ref" && \
+    if ctr_ images ls -q "name==$ref" | grep -x "$ref" >/dev/null && \
        [ "$(ctr_ images ls "name==$ref" | awk 'NR==2 {print $3}')" = "$digest" ]; then
       continue
     fi
     log "importing $ref ($name)"
     ctr_ images import "$archive" >/dev/null || die "importing $archive into containerd failed"
-    ctr_ images ls -q "name==$ref" | grep -qx "$ref" || die "$archive did not give the image $ref"
+    ctr_ images ls -q "name==$ref" | grep -x "$ref" >/dev/null || die "$archive did not give the image $ref"
   done < <(image_list "$manifest")
   # The CRI finds an image by the references it has: a pod that names REPO:TAG@DIGEST is looked up
   # as REPO@DIGEST, which an import does not create (a pull would).
   while IFS=$'\t' read -r name ref digest archive; do
-    ctr_ images ls -q | grep -qx "${ref%:*}@$digest" || ctr_ images tag "$ref" "${ref%:*}@$digest" >/dev/null
+    ctr_ images ls -q | grep -x "${ref%:*}@$digest" >/dev/null || ctr_ images tag "$ref" "${ref%:*}@$digest" >/dev/null
   done < <(image_list "$manifest")
 }
 
 node_field() { kubectl_ get node "$NODE_NAME" -o jsonpath="$1" 2>/dev/null; }
 
+# Ready as reported by this kubelet run: a status written before a restart does not count.
+node_ready() {
+  [ "$(node_field '{.status.conditions[?(@.type=="Ready")].status}')" = True ] &&
+    [ ! "$(node_field '{.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}')" \< "$(cat "$STATE/kubelet.started")" ]
+}
+gpus_advertised() { [ "$(node_field '{.status.allocatable.nvidia\.com/gpu}')" = "$GPUS" ]; }
+
+# wait_for WHAT TIMEOUT CHECK: until the function CHECK succeeds; fails at once if the kubelet exits
 wait_for() {
-  local what=$1 timeout=$2 check=$3 i
-  for i in $(seq 1 $((timeout * 2))); do
-    if eval "$check"; then return 0; fi
+  local what=$1 timeout=$2 check=$3
+  for _ in $(seq 1 $((timeout * 2))); do
     pid_alive kubelet || { last_lines kubelet 40; die "the kubelet exited while waiting for $what"; }
+    if "$check"; then return 0; fi
     sleep 0.5
   done
   last_lines kubelet 40
@@ -299,20 +310,20 @@ up() {
   node_kubeconfig
   start_containerd
   import_images
+  local kubelet=${KUBELET_BIN:-$bin/kubelet}
   if ! pid_alive kubelet; then
-    log "starting the kubelet ($("$bin/kubelet" --version | awk '{print $2}')) as node $NODE_NAME"
-    start kubelet "$bin/kubelet" --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubelet/kubeconfig" \
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE/kubelet.started"
+    log "starting the kubelet ($("$kubelet" --version 2>/dev/null | awk '{print $2}')) as node $NODE_NAME"
+    start kubelet "$kubelet" --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubelet/kubeconfig" \
       --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE_NAME" \
       --node-labels "inferops.io/node=real,nvidia.com/gpu.product=INFEROPS-STAND-IN" --v 1
   fi
-  wait_for "Ready" "$READY_TIMEOUT" \
-    '[ "$(node_field "{.status.conditions[?(@.type==\"Ready\")].status}")" = True ]'
+  wait_for "Ready" "$READY_TIMEOUT" node_ready
   if ! pid_alive device-plugin; then
     # The kubelet serves device plugin registration at a fixed path, whatever its --root-dir.
     start device-plugin "$tools/device-plugin" --plugin-dir /var/lib/kubelet/device-plugins --devices "$GPUS"
   fi
-  wait_for "$GPUS nvidia.com/gpu (stand-in device plugin)" 60 \
-    '[ "$(node_field "{.status.allocatable.nvidia\.com/gpu}")" = "$GPUS" ]'
+  wait_for "$GPUS nvidia.com/gpu (stand-in device plugin)" 60 gpus_advertised
   log "node $NODE_NAME ready: $GPUS stand-in nvidia.com/gpu, taint $TAINT_KEY=true:NoSchedule; logs in $STATE/logs"
 }
 
@@ -333,7 +344,7 @@ stop() {
 unmount_under() {
   local m
   # deepest first
-  for m in $(awk -v s="$1" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do
+  awk -v s="$1" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
 }

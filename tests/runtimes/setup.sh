@@ -24,8 +24,9 @@ if ! java_ok; then
   fi
   echo "installing openjdk-17-jre-headless"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+  # the real node may be installing containerd at the same time: wait for dpkg's lock
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
 fi
 
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
