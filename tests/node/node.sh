@@ -354,6 +354,10 @@ down() {
   stop
   unmount_under "$STATE"
   rm -rf "$STATE"
+  # the Node object goes with it, when the API server is there to ask
+  if [ -f "$KUBECONFIG_PATH" ]; then
+    kubectl_ delete node "$NODE_NAME" --ignore-not-found --request-timeout=10s >/dev/null 2>&1 || true
+  fi
   ip link delete "$BRIDGE" 2>/dev/null || true
   log "node $NODE_NAME's state deleted"
 }
