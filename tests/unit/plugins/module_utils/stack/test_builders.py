@@ -248,6 +248,21 @@ def test_triton_model_config_with_native_warmup():
     assert [o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"] == ["demo-config"]
 
 
+def test_triton_instance_kind_follows_the_gpus_unless_set():
+    model = {"name": "bert", "pvc": "models", "backend": "python", "max_batch_size": 8,
+             "inputs": [{"name": "x", "data_type": "TYPE_FP32", "dims": [4]}], "outputs": [{"name": "y", "data_type": "TYPE_FP32", "dims": [2]}]}
+
+    def kind(**args):
+        config = build("triton", **args)[1][0]["data"]["config.pbtxt"]
+        return [line for line in config.splitlines() if line.startswith("instance_group")]
+
+    assert kind(gpu={"count": 1}, model=model) == ["instance_group [ { kind: KIND_GPU, count: 1 } ]"]
+    assert kind(model=model) == ["instance_group [ { kind: KIND_CPU, count: 1 } ]"]
+    # GPUs requested, the model kept on CPU (the real node's stand-in GPUs), or Triton's choice
+    assert kind(gpu={"count": 1}, model=dict(model, instance_kind="cpu")) == ["instance_group [ { kind: KIND_CPU, count: 1 } ]"]
+    assert kind(gpu={"count": 1}, model=dict(model, instance_kind="auto")) == ["instance_group [ { kind: KIND_AUTO, count: 1 } ]"]
+
+
 def test_triton_repository_layout():
     objects = build("triton")[1]
     server = server_of(objects)
