@@ -43,9 +43,9 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   fi
   echo "installing shellcheck from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q shellcheck >&2; then
-    apt-get update -q >&2
-    apt-get install -y -q shellcheck >&2
+  if ! apt-get -o DPkg::Lock::Timeout=600 install -y -q shellcheck >&2; then
+    apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q shellcheck >&2
   fi
   command -v shellcheck >/dev/null 2>&1 || { echo "error: shellcheck is still not on PATH after apt-get install" >&2; exit 1; }
 fi

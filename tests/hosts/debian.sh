@@ -44,7 +44,8 @@ base() {
   if [ -f "$BASE" ]; then exec 8>&-; return; fi
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap from Debian's packages"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    # other set-up steps of the test command may hold dpkg's lock: wait for it
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >&2
   fi
   local tmp
   tmp=$(mktemp -d "${CACHE%/}.XXXXXX")
