@@ -19,7 +19,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 IMAGES_SH = HERE / "images.sh"
 OCI_PY = HERE / "oci.py"
-REFS = {"python": "localhost/inferops/python:3.11-bookworm"}
+REFS = {"python": "localhost/inferops/python:3.11-bookworm", "pause": "localhost/inferops/pause:3.10"}
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -107,15 +107,15 @@ def layer_tar(archive, manifest, index):
 
 
 def test_refs_and_manifest_file(images):
-    assert set(images) == {"python", "tritonserver"}
-    assert images["python"]["ref"] == REFS["python"]
+    assert set(images) == {"python", "tritonserver", "pause"}
+    assert images["python"]["ref"] == REFS["python"] and images["pause"]["ref"] == REFS["pause"]
     assert images["tritonserver"]["ref"] == "localhost/inferops/tritonserver:" + pytriton_version()
     for entry in images.values():
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"])
         assert os.path.isabs(entry["archive"]) and os.path.isfile(entry["archive"])
     listed = subprocess.run([str(IMAGES_SH), "list"], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert listed[:2] == ["%s %s@%s" % (name, images[name]["ref"], images[name]["digest"])
-                          for name in ("python", "tritonserver")]
+    assert listed[:3] == ["%s %s@%s" % (name, images[name]["ref"], images[name]["digest"])
+                          for name in ("python", "tritonserver", "pause")]
 
 
 def test_layout_files(archives):
@@ -125,7 +125,7 @@ def test_layout_files(archives):
         assert all(re.fullmatch(r"blobs/sha256/[0-9a-f]{64}", name) for name in names)
 
 
-@pytest.mark.parametrize("name", ["python", "tritonserver"])
+@pytest.mark.parametrize("name", ["python", "tritonserver", "pause"])
 def test_index_names_the_image_for_containerd(images, layouts, name):
     entry = layouts[name][0]
     ref = images[name]["ref"]
@@ -146,6 +146,19 @@ def test_config(layouts, name):
     if name == "tritonserver":
         assert env["PATH"].split(":")[0] == "/opt/site/pytriton/tritonserver/bin"
         assert env["LD_LIBRARY_PATH"] == "/opt/site/nvidia_pytriton.libs"
+
+
+def test_pause_image_is_one_static_binary(archives, layouts):
+    manifest, config = layouts["pause"][1:]
+    assert config["config"]["Cmd"] == ["/pause"] and config["config"]["User"] == "65535:65535"
+    with layer_tar(archives["pause"], manifest, 0) as layer:
+        (member,) = layer.getmembers()
+        assert member.name == "pause" and member.mode & 0o111
+        head = layer.extractfile(member).read(64)
+    # an ELF executable with no interpreter to find in an empty root: statically linked (no PT_INTERP)
+    assert head[:4] == b"\x7fELF"
+    with layer_tar(archives["pause"], manifest, 0) as layer:
+        assert b"/lib64/ld-linux" not in layer.extractfile("pause").read()
 
 
 def test_base_layer_shared(layouts):
