@@ -453,6 +453,16 @@ def _diagnose_containers(client: K8sClient, namespace: str, pod: Obj, events: Li
             logs_error = None
         except K8sError as exc:
             lines, logs_error = [], exc.msg
+        if logs_error and previous:
+            # The kubelet keeps one dead instance: when the next one has just exited, the instance the pod's
+            # status still names is gone ("unable to retrieve container logs", seen on the real node), and the
+            # newest log is the one that tells.
+            try:
+                lines = client.read_log(namespace, name, container, previous=False, tail_lines=LOG_TAIL_LINES,
+                                        timeout=LOG_TIMEOUT)
+                logs_error, previous = None, False
+            except K8sError:
+                pass
         which = "previous" if previous else "current"
         if logs_error:
             log_text = "the logs of its %s instance are unavailable (%s)" % (which, logs_error)

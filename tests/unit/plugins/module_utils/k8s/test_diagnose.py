@@ -404,7 +404,8 @@ def test_crash_loop_says_plainly_when_logs_are_unavailable(logs):
     assert finding["cause"] == "crash_loop"
     assert "the logs of its previous instance are unavailable (the API server answered 400" in finding["message"]
     assert finding["details"]["logs_error"] == answer["error"]
-    assert len(calls) == 1
+    # the previous instance, then the newest one: both unavailable
+    assert [c["previous"] for c in calls] == [True, False]
 
 
 def test_crash_without_restarts_reads_the_current_instance(logs):
@@ -472,6 +473,24 @@ def test_a_process_that_exits_while_its_startup_probe_fails_is_a_crash_not_a_pro
     assert "/models/linear/3/linear.json" in finding["message"]
     assert finding["message"].index("linear.json") < finding["message"].index("failed to load all models")
     assert calls and calls[0]["previous"] is True
+
+
+def test_a_previous_instance_already_removed_is_read_from_the_newest_log(monkeypatch):
+    # The kubelet keeps one dead instance; the one the status names may be gone when the next has just exited.
+    asked = []
+
+    def read_log(client, namespace, pod, container, previous=False, tail_lines=20, timeout=10):
+        asked.append(previous)
+        if previous:
+            raise K8sError("unable to retrieve container logs for containerd://9b2683b3")
+        return ["E1204 failed to load 'linear' version 3: No such file or directory: '/models/linear/3/linear.json'"]
+
+    monkeypatch.setattr(FakeClient, "read_log", read_log, raising=False)
+    pod = make_pod(node="gpu-h100-0", status=crash_status(restarts=3, reason="Error", exit_code=1))
+    finding = only(diagnose_workload(FakeClient([pod]), NS, SELECTOR))
+    assert asked == [True, False]
+    assert finding["cause"] == "crash_loop" and finding["details"]["logs_error"] is None
+    assert "/models/linear/3/linear.json" in finding["message"] and "current instance" in finding["message"]
 
 
 def test_missing_config_map_is_pending_other_with_the_kubelet_message():
