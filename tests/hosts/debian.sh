@@ -5,11 +5,18 @@
 #
 #   debian.sh up       fresh root from the cached base, sshd started, inventory written
 #   debian.sh ensure   up, unless the host already runs (prints "started" when it started it)
-#   debian.sh down     sshd stopped, mounts released, root removed
+#   debian.sh down     sshd stopped, mounts released, downloads kept (below), root removed
 #   debian.sh inventory  print the inventory path
 #   debian.sh base [INCLUDE]  the cached debootstrap minbase tar with INCLUDE's packages (comma
 #                      separated; default: this host's list), built when missing; prints its path.
 #                      tests/node/images.sh builds its images' root from it.
+#
+# What apt downloads outlives the host: `down` keeps its .deb files and package lists in
+# $CACHE/apt, and `up` puts them into the next root, so a new host installs its packages for real
+# (dpkg unpacks and configures them) without fetching them again. They are copied in and out
+# rather than bind-mounted: hosts of two checkouts (INFEROPS_DEBIAN_PORT, INFEROPS_HOST_DIR) can
+# run at once without sharing apt's locks or one `apt-get update` dropping the lists of the
+# other's sources, and removing a root never reaches the cache.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +28,7 @@ INCLUDE=python3,openssh-server,ca-certificates,pciutils,kmod
 CACHE=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}/hosts
 STATE=${INFEROPS_HOST_DIR:-$ROOT_DIR/.cluster/hosts/debian-$SUITE}
 CHROOT=$STATE/root
+APT_CACHE=$CACHE/apt
 
 log() { printf '[debian-host] %s\n' "$*" >&2; }
 
@@ -61,6 +69,76 @@ base() {
 
 mounted() { grep -q " $1 " /proc/mounts; }
 
+# with_cache_lock CMD...: run CMD holding the lock of the download cache (a second or two of
+# copying), so that a host starting never reads a cache that another one is replacing.
+with_cache_lock() {
+  mkdir -p "$APT_CACHE"
+  (
+    flock 7
+    "$@"
+  ) 7>"$CACHE/downloads.lock"
+}
+
+# link_or_copy SRC... DIR: hard links where SRC and DIR share a file system, else copies. apt and
+# dpkg only read a .deb file or replace it by rename, so a link never changes the cache's copy.
+link_or_copy() {
+  cp -l -- "$@" 2>/dev/null || cp -p -- "$@"
+}
+
+# restore_downloads: the cached .deb files and package lists into the new root.
+restore_downloads() {
+  local archives=$CHROOT/var/cache/apt/archives lists=$CHROOT/var/lib/apt/lists f
+  local missing=()
+  for f in "$APT_CACHE/archives"/*.deb; do
+    [ -f "$f" ] || continue
+    [ -e "$archives/${f##*/}" ] || missing+=("$f")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then link_or_copy "${missing[@]}" "$archives/"; fi
+  # The lists as the last host left them, with their time: the apt module's cache_valid_time
+  # reads the directory's mtime, so a new host's lists are exactly as old as they are.
+  if [ -d "$APT_CACHE/lists" ]; then
+    rm -rf "$lists"
+    cp -a "$APT_CACHE/lists" "$lists"
+  fi
+}
+
+# keep_downloads: what this root downloaded, into the cache. Only .deb files apt wrote after the
+# root was made (changed after its stamp) are kept, so a root whose unpacking was cut short gives
+# nothing; a .deb that replaces another version of its package drops that one. The lists are
+# kept when an apt-get update of this host renewed them (it renames the new files into the
+# directory, which moves its mtime), with that mtime; lock and all, so that only an update
+# moves it again.
+keep_downloads() {
+  local stamp=$STATE/root.stamp archives=$CHROOT/var/cache/apt/archives lists=$CHROOT/var/lib/apt/lists
+  local f name tmp
+  [ -f "$stamp" ] && [ -d "$archives" ] || return 0
+  mkdir -p "$APT_CACHE/archives"
+  while IFS= read -r -d '' f; do
+    name=${f##*/}
+    rm -f "$APT_CACHE/archives/${name%%_*}_"*"_${name##*_}" "$APT_CACHE/archives/.$name.part"
+    link_or_copy "$f" "$APT_CACHE/archives/.$name.part"
+    mv -f "$APT_CACHE/archives/.$name.part" "$APT_CACHE/archives/$name"
+  done < <(find "$archives" -maxdepth 1 -name '*.deb' -cnewer "$stamp" -print0)
+  if [ -d "$lists" ] && [ "$lists" -nt "$stamp" ] && [ "$lists" -nt "$APT_CACHE/lists" ]; then
+    tmp=$(mktemp -d "$APT_CACHE/.lists.XXXXXX")
+    cp -a "$lists/." "$tmp/"
+    if [ -d "$tmp/partial" ]; then find "$tmp/partial" -mindepth 1 -delete; fi
+    touch -r "$lists" "$tmp"
+    replace_dir "$tmp" "$APT_CACHE/lists"
+  fi
+}
+
+# replace_dir NEW DIR: NEW takes DIR's place
+replace_dir() {
+  local old=
+  if [ -e "$2" ]; then
+    old=$(mktemp -u "$2.old.XXXXXX")
+    mv -T "$2" "$old"
+  fi
+  mv -T "$1" "$2"
+  if [ -n "$old" ]; then rm -rf "$old"; fi
+}
+
 down() {
   # every process running inside the root: sshd and the sessions it forked
   local p
@@ -72,7 +150,8 @@ down() {
   for m in dev/pts dev proc sys; do
     if mounted "$CHROOT/$m"; then umount -l "$CHROOT/$m"; fi
   done
-  rm -rf "$CHROOT"
+  if [ -d "$CHROOT" ]; then with_cache_lock keep_downloads; fi
+  rm -rf "$CHROOT" "$STATE/root.stamp"
 }
 
 up() {
@@ -81,6 +160,10 @@ up() {
   down
   mkdir -p "$CHROOT"
   tar -C "$CHROOT" -xf "$BASE"
+  with_cache_lock restore_downloads
+  # apt-get keeps what it downloads; the apt command does too with this (Debian's default drops it)
+  echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$CHROOT/etc/apt/apt.conf.d/10inferops-keep-downloads"
+  touch "$STATE/root.stamp"
   mount -t proc proc "$CHROOT/proc"
   mount -t sysfs sys "$CHROOT/sys"
   mount --bind /dev "$CHROOT/dev"
@@ -116,8 +199,9 @@ all:
       ansible_port: $PORT
       ansible_user: root
       ansible_ssh_private_key_file: $STATE/id_ed25519
-      # each up is a new host: no host key to remember, no SSH connection to reuse
-      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=no -o ControlPath=none
+      # each up is a new host, with new keys: none to remember; its connection ends with it
+      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+      ansible_pipelining: true
       ansible_python_interpreter: /usr/bin/python3
 INV
   log "ready: ssh -p $PORT root@127.0.0.1 (inventory $STATE/inventory.yml)"
