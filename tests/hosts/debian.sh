@@ -199,8 +199,9 @@ all:
       ansible_port: $PORT
       ansible_user: root
       ansible_ssh_private_key_file: $STATE/id_ed25519
-      # each up is a new host: no host key to remember, no SSH connection to reuse
-      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ControlMaster=no -o ControlPath=none
+      # each up is a new host, with new keys: none to remember; its connection ends with it
+      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+      ansible_pipelining: true
       ansible_python_interpreter: /usr/bin/python3
 INV
   log "ready: ssh -p $PORT root@127.0.0.1 (inventory $STATE/inventory.yml)"

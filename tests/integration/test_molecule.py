@@ -39,7 +39,13 @@ def test_every_role_has_a_scenario():
 
 @pytest.mark.parametrize("role", SCENARIOS)
 def test_molecule(kubeconfig, role):
+    # Molecule keeps a scenario's inventory and state in ~/.ansible/tmp/molecule.<hash of the role
+    # directory's name>.default unless told otherwise: the same directory for this role in every
+    # checkout on the machine, so two checkouts' runs would rewrite each other's inventory. Each
+    # checkout gets its own.
+    ephemeral = ROOT / ".tmp" / "molecule" / role
     env = dict(os.environ, INFEROPS_KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1", NO_COLOR="1",
+               MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
                PATH=os.pathsep.join([str(ROOT / ".venv" / "bin"), os.environ["PATH"]]))
     proc = subprocess.run(["molecule", "test"], cwd=ROOT / "roles" / role, env=env, capture_output=True, text=True,
                           timeout=900, check=False)
