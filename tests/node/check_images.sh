@@ -8,10 +8,12 @@
 #   3. python: the standard library loads from its .pyc files (none stale) and imports ssl;
 #      tritonserver: the pod's command on a copy of the runtime tests' python-backend model
 #      (tests/runtimes/models/make_models.py, run by the runtimes venv), listening on 127.0.0.1
-#      only, answers one inference with the model's known output.
+#      only, answers one inference with the model's known output;
+#      kserve-sklearn: the image's entrypoint with the collection's ServingRuntime args on the runtime
+#      tests' scikit-learn model answers V1 predictions with iris's own labels.
 #
-#   check_images.sh    (INFEROPS_RUNTIMES_PYTHON: the runtimes venv's python; ports 8000-8002, as the pod's,
-#                       or INFEROPS_CHECK_HTTP_PORT and the two after it)
+#   check_images.sh    (INFEROPS_RUNTIMES_PYTHON: the runtimes venv's python; ports 8000-8004, or
+#                       INFEROPS_CHECK_HTTP_PORT and the four after it)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,10 +41,13 @@ if [ "${1:-}" = --in-namespace ]; then
   mkdir "$root/dev/shm"
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
-  if [ -d "$work/models" ]; then
-    mkdir -p "$root/models"
-    mount --bind "$work/models" "$root/models"
-    mount -o remount,bind,ro "$root/models"
+  # the model, read-only where the pod has it: Triton's /models, KServe's /mnt/models
+  models=/models
+  [ "$name" = kserve-sklearn ] && models=/mnt/models
+  if [ -d "$work/models/$name" ]; then
+    mkdir -p "$root$models"
+    mount --bind "$work/models/$name" "$root$models"
+    mount -o remount,bind,ro "$root$models"
   fi
   mount -o remount,bind,ro "$root"
   mapfile -t env <"$work/$name/env"
@@ -64,7 +69,7 @@ cleanup() {
 trap cleanup EXIT
 
 # 1. the layout, read by its own code
-for name in python tritonserver; do
+for name in python tritonserver kserve-sklearn; do
   archive=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["archive"])' "$manifest" "$name")
   mkdir -p "$WORK/$name/layout" "$WORK/$name/root"
   tar -C "$WORK/$name/layout" -xf "$archive"
@@ -129,10 +134,10 @@ log "tritonserver: $(grep '^ok' <<<"$out")"
 log "making the python-backend model with $RUNTIMES_PYTHON"
 (cd "$ROOT_DIR/tests/runtimes/models" && "$RUNTIMES_PYTHON" -c \
   'import sys; from pathlib import Path; import make_models; make_models.triton_repository(Path(sys.argv[1]), warmup=True)' \
-  "$WORK/models")
+  "$WORK/models/tritonserver")
 chmod -R a+rX "$WORK/models"
 
-for port in "$HTTP_PORT" $((HTTP_PORT + 1)) $((HTTP_PORT + 2)); do
+for port in "$HTTP_PORT" $((HTTP_PORT + 1)) $((HTTP_PORT + 2)) $((HTTP_PORT + 3)) $((HTTP_PORT + 4)); do
   if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then fail "port $port on 127.0.0.1 is taken"; fi
 done
 # started directly (not through in_root, a function, which & would run in a subshell): $! is the
@@ -157,6 +162,42 @@ answer=$(curl -sf -H 'Content-Type: application/json' "$base/v2/models/linear/in
 python3 -c 'import json, sys; out = json.loads(sys.argv[1])["outputs"][0]; assert out["name"] == "y" and out["data"] == [12.5, 0.5], out' \
   "$answer" || fail "unexpected answer: $answer"
 log "inference: $answer"
+kill "$SERVER"
+wait "$SERVER" || true
+SERVER=
+
+# kserve-sklearn: KServe's model server with the ServingRuntime's args (the image's entrypoint first)
+log "making the scikit-learn model with $RUNTIMES_PYTHON"
+(cd "$ROOT_DIR/tests/runtimes/models" && "$RUNTIMES_PYTHON" -c \
+  'import sys; from pathlib import Path; import make_models; make_models.sklearn_model(Path(sys.argv[1]))' \
+  "$WORK/models/kserve-sklearn")
+chmod -R a+rX "$WORK/models"
+entrypoint=$(python3 -c 'import json, sys
+layout = sys.argv[1] + "/layout"
+index = json.load(open(layout + "/index.json"))
+blob = lambda d: json.load(open(layout + "/blobs/sha256/" + d["digest"][7:]))
+print(" ".join(blob(blob(index["manifests"][0])["config"])["config"]["Entrypoint"]))' "$WORK/kserve-sklearn")
+# shellcheck disable=SC2086  # the entrypoint's words
+unshare --mount --propagation private "$HERE/check_images.sh" --in-namespace kserve-sklearn "$WORK" \
+  $entrypoint --model_name=iris --model_dir=/mnt/models --http_port=$((HTTP_PORT + 3)) --grpc_port=$((HTTP_PORT + 4)) \
+  >"$WORK/kserve.log" 2>&1 &
+SERVER=$!
+base=http://127.0.0.1:$((HTTP_PORT + 3))
+started=$SECONDS
+until curl -sf "$base/v1/models/iris" >/dev/null; do
+  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/kserve.log" >&2; fail "KServe's model server exited"; }
+  [ $((SECONDS - started)) -lt 120 ] || { cat "$WORK/kserve.log" >&2; fail "KServe's model server not ready in 120 s"; }
+  sleep 1
+done
+log "kserve-sklearn ready in $((SECONDS - started)) s (uid 1000, read-only root)"
+# rows 0, 50 and 100 of iris: classes 0, 1 and 2
+answer=$(curl -sf -H 'Content-Type: application/json' "$base/v1/models/iris:predict" \
+  -d '{"instances": [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]]}') \
+  || { cat "$WORK/kserve.log" >&2; fail "the prediction request failed"; }
+python3 -c 'import json, sys; assert json.loads(sys.argv[1]) == {"predictions": [0, 1, 2]}' "$answer" \
+  || fail "unexpected answer: $answer"
+grep -q 'inferops-sklearn: predicted 3 rows' "$WORK/kserve.log" || { cat "$WORK/kserve.log" >&2; fail "no prediction line in the server's log"; }
+log "prediction: $answer"
 kill "$SERVER"
 wait "$SERVER" || true
 SERVER=

@@ -7,6 +7,11 @@
 #   localhost/inferops/tritonserver:<pytriton>    the same base layer + /opt/site (tests/node/images/tritonserver.txt,
 #                                                 on sys.path by a .pth file), tritonserver on PATH, Triton's python
 #                                                 backend in its default directory /opt/tritonserver/backends/python
+#   localhost/inferops/kserve-sklearn:<kserve>    the same base layer + /opt/site (tests/node/images/kserve-sklearn.txt:
+#                                                 KServe's Python model server and scikit-learn) and the model class
+#                                                 tests/runtimes/models/kserve_iris.py as /opt/inferops/kserve_sklearn.py,
+#                                                 the entrypoint; a pod's args (--model_name, --model_dir, --http_port,
+#                                                 --grpc_port: those of the collection's ServingRuntime) follow it
 #   localhost/inferops/pause:3.10                 containerd's sandbox image: /pause (tests/node/go/pause), nothing else
 #
 #   images.sh build   build what is missing; write $INFEROPS_CLUSTER_DIR/images.json (name -> ref, digest,
@@ -16,7 +21,7 @@
 #
 # Cached outside the checkout in $INFEROPS_CACHE_DIR/images (default ~/.cache/inferops-kubernetes/images),
 # keyed by the inputs: the base layer by its package list, this script and oci.py; the tritonserver
-# layer by that and its requirements file. A warm build takes about a second; a changed input
+# and kserve-sklearn layers by that and their requirements file (and model class). A warm build takes about a second; a changed input
 # rebuilds only the layers and images that depend on it. Needs root (the Debian root keeps its owners).
 set -euo pipefail
 umask 022
@@ -26,11 +31,14 @@ ROOT_DIR=$(cd "$HERE/../.." && pwd)
 INCLUDE=python3,libpython3.11,libstdc++6,ca-certificates
 PYTHON=${PYTHON:-python3.11}
 REQS=$HERE/images/tritonserver.txt
+KSERVE_REQS=$HERE/images/kserve-sklearn.txt
+KSERVE_MODEL=$ROOT_DIR/tests/runtimes/models/kserve_iris.py
 CACHE=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}/images
 CLUSTER_DIR=${INFEROPS_CLUSTER_DIR:-$ROOT_DIR/.cluster}
 PATH_DEFAULT=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PYTHON_REF=localhost/inferops/python:3.11-bookworm
 TRITON_REPO=localhost/inferops/tritonserver
+KSERVE_REPO=localhost/inferops/kserve-sklearn
 SITE=/opt/site
 TRITON_BIN=$SITE/pytriton/tritonserver/bin
 TRITON_LIBS=$SITE/nvidia_pytriton.libs
@@ -43,12 +51,18 @@ hash_of() { sha256sum | cut -c1-16; }
 PYTRITON_VERSION=$(sed -n 's/^nvidia-pytriton==\([^ ;#]*\).*/\1/p' "$REQS")
 [ -n "$PYTRITON_VERSION" ] || fail "$REQS pins no nvidia-pytriton==VERSION"
 TRITON_REF=$TRITON_REPO:$PYTRITON_VERSION
+KSERVE_VERSION=$(sed -n 's/^kserve==\([^ ;#]*\).*/\1/p' "$KSERVE_REQS")
+[ -n "$KSERVE_VERSION" ] || fail "$KSERVE_REQS pins no kserve==VERSION"
+KSERVE_REF=$KSERVE_REPO:$KSERVE_VERSION
 BASE_KEY=$({ echo "$INCLUDE"; cat "$HERE/images.sh" "$HERE/oci.py"; } | hash_of)
 TRITON_KEY=$({ echo "$BASE_KEY"; cat "$REQS"; } | hash_of)
+KSERVE_KEY=$({ echo "$BASE_KEY"; cat "$KSERVE_REQS" "$KSERVE_MODEL"; } | hash_of)
 BASE_LAYER=$CACHE/layers/base-$BASE_KEY.tar
 TRITON_LAYER=$CACHE/layers/tritonserver-$TRITON_KEY.tar
+KSERVE_LAYER=$CACHE/layers/kserve-sklearn-$KSERVE_KEY.tar
 PYTHON_ARCHIVE=$CACHE/python-$BASE_KEY.tar
 TRITON_ARCHIVE=$CACHE/tritonserver-$TRITON_KEY.tar
+KSERVE_ARCHIVE=$CACHE/kserve-sklearn-$KSERVE_KEY.tar
 PAUSE_REF=localhost/inferops/pause:3.10
 # the pause binary is built from Go (cached by tools.sh); the same sources give the same bytes
 TOOLS=$("$HERE/tools.sh")
@@ -107,16 +121,16 @@ base_layer() {
   rm -rf "$root"
 }
 
-# triton_layer: /opt/site from pinned wheels, and Triton's default backend directory
-triton_layer() {
-  [ -f "$TRITON_LAYER" ] && return
-  local PYTHON_VERSION GLIBC_VERSION layer host_version minor
+# site_install REQS LAYER: LAYER/opt/site from REQS's pinned wheels, byte-compiled, on the image's
+# sys.path through a .pth file; sets PYTHON_VERSION
+site_install() {
+  local reqs=$1 layer=$2 GLIBC_VERSION host_version minor
   # shellcheck disable=SC1090
   . "$BASE_LAYER.env"
   if [ -z "$PYTHON_VERSION" ] || [ -z "$GLIBC_VERSION" ]; then
     fail "$BASE_LAYER.env names no Python or glibc version"
   fi
-  command -v "$PYTHON" >/dev/null 2>&1 || fail "$PYTHON (pip for the tritonserver layer) is not on PATH"
+  command -v "$PYTHON" >/dev/null 2>&1 || fail "$PYTHON (pip for the image layers) is not on PATH"
   host_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   # pyc files are compiled here by $PYTHON: the same minor version keeps the same bytecode magic
   [ "$host_version" = "$PYTHON_VERSION" ] || fail "$PYTHON is Python $host_version; the image's is $PYTHON_VERSION"
@@ -124,35 +138,52 @@ triton_layer() {
   local platforms=()
   for minor in $(seq "${GLIBC_VERSION#2.}" -1 17); do platforms+=(--platform "manylinux_2_${minor}_x86_64"); done
   platforms+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64)
-  layer=$WORK/tritonserver
-  log "tritonserver layer: pip install -r ${REQS#"$ROOT_DIR"/} (Python $PYTHON_VERSION, glibc $GLIBC_VERSION wheels)"
+  log "$(basename "$layer") layer: pip install -r ${reqs#"$ROOT_DIR"/} (Python $PYTHON_VERSION, glibc $GLIBC_VERSION wheels)"
   if ! "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
     --no-deps --only-binary=:all: --no-compile --target "$layer$SITE" \
     --implementation cp --python-version "$PYTHON_VERSION" --abi "cp${PYTHON_VERSION/./}" "${platforms[@]}" \
-    -r "$REQS" >&2; then
-    fail "pip install -r $REQS failed (with $PYTHON)"
+    -r "$reqs" >&2; then
+    fail "pip install -r $reqs failed (with $PYTHON)"
   fi
   # console scripts carry this machine's interpreter path in their #! line
   rm -rf "${layer:?}$SITE/bin"
   if ! "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash -d "$SITE" "$layer$SITE" >&2; then
     fail "byte-compiling $SITE ($PYTHON -m compileall) failed"
   fi
+  # A .pth file in the site directory Debian's python3.11 reads puts /opt/site on sys.path, for
+  # python3 and for Triton's python backend stub alike: the stub starts its embedded Python in
+  # isolated mode and ignores PYTHONPATH (the model saw sys.path without it).
+  local dist_packages=$layer/usr/local/lib/python$PYTHON_VERSION/dist-packages
+  mkdir -p "$dist_packages"
+  echo "$SITE" >"$dist_packages/inferops-site.pth"
+}
+
+# triton_layer: /opt/site from pinned wheels, and Triton's default backend directory
+triton_layer() {
+  [ -f "$TRITON_LAYER" ] && return
+  local PYTHON_VERSION layer=$WORK/tritonserver
+  site_install "$REQS" "$layer"
   local dist=$layer$SITE/pytriton/tritonserver
   local stub=$dist/python_backend_stubs/$PYTHON_VERSION/triton_python_backend_stub
   [ -x "$dist/bin/tritonserver" ] || fail "nvidia-pytriton's wheel has no tritonserver/bin/tritonserver"
   [ -f "$stub" ] || fail "nvidia-pytriton's wheel has no python backend stub for Python $PYTHON_VERSION"
-  # The python backend's stub starts its embedded Python in isolated mode: it ignores PYTHONPATH
-  # (the model saw sys.path without it). A .pth file in the site directory Debian's python3.11 reads
-  # puts /opt/site on sys.path for the stub and for python3 alike.
-  local dist_packages=$layer/usr/local/lib/python$PYTHON_VERSION/dist-packages
-  mkdir -p "$dist_packages"
-  echo "$SITE" >"$dist_packages/inferops-site.pth"
   # Triton's default backend directory, laid out the way pytriton prepares one
   mkdir -p "$layer/opt/tritonserver/backends"
   cp -a "$dist/backends/python" "$layer/opt/tritonserver/backends/python"
   install -m 755 "$stub" "$layer/opt/tritonserver/backends/python/triton_python_backend_stub"
   mkdir -p "$CACHE/layers"
   python3 "$HERE/oci.py" layer "$layer" "$TRITON_LAYER" >/dev/null
+  rm -rf "$layer"
+}
+
+# kserve_layer: /opt/site with KServe's model server and scikit-learn, and the model class
+kserve_layer() {
+  [ -f "$KSERVE_LAYER" ] && return
+  local PYTHON_VERSION layer=$WORK/kserve-sklearn
+  site_install "$KSERVE_REQS" "$layer"
+  install -D -m 644 "$KSERVE_MODEL" "$layer/opt/inferops/kserve_sklearn.py"
+  mkdir -p "$CACHE/layers"
+  python3 "$HERE/oci.py" layer "$layer" "$KSERVE_LAYER" >/dev/null
   rm -rf "$layer"
 }
 
@@ -185,6 +216,17 @@ triton_image() {
     --workdir /tmp --user 1000:1000 --cmd '["tritonserver", "--model-repository=/models"]'
 }
 
+kserve_image() {
+  built "$KSERVE_ARCHIVE" && return
+  base_layer
+  kserve_layer
+  # Unbuffered, so that the model's log lines reach the container log as they are written.
+  image "$KSERVE_ARCHIVE" "$KSERVE_REPO" "$KSERVE_VERSION" "$BASE_LAYER" "$KSERVE_LAYER" -- \
+    --env "PATH=$PATH_DEFAULT" --env HOME=/tmp --env LANG=C.UTF-8 --env PYTHONDONTWRITEBYTECODE=1 \
+    --env PYTHONUNBUFFERED=1 --workdir /tmp --user 1000:1000 \
+    --entrypoint '["python3", "/opt/inferops/kserve_sklearn.py"]'
+}
+
 pause_image() {
   built "$PAUSE_ARCHIVE" && return
   mkdir -p "$WORK/pause" "$CACHE/layers"
@@ -194,14 +236,15 @@ pause_image() {
     --user 65535:65535 --cmd '["/pause"]'
 }
 
-all_built() { built "$PYTHON_ARCHIVE" && built "$TRITON_ARCHIVE" && built "$PAUSE_ARCHIVE"; }
+all_built() { built "$PYTHON_ARCHIVE" && built "$TRITON_ARCHIVE" && built "$KSERVE_ARCHIVE" && built "$PAUSE_ARCHIVE"; }
 
 manifest() {
   local out=$CLUSTER_DIR/images.json
   mkdir -p "$CLUSTER_DIR"
-  printf '{\n  "python": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "tritonserver": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "pause": {"ref": "%s", "digest": "%s", "archive": "%s"}\n}\n' \
+  printf '{\n  "python": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "tritonserver": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "kserve-sklearn": {"ref": "%s", "digest": "%s", "archive": "%s"},\n  "pause": {"ref": "%s", "digest": "%s", "archive": "%s"}\n}\n' \
     "$PYTHON_REF" "$(cat "$PYTHON_ARCHIVE.digest")" "$PYTHON_ARCHIVE" \
     "$TRITON_REF" "$(cat "$TRITON_ARCHIVE.digest")" "$TRITON_ARCHIVE" \
+    "$KSERVE_REF" "$(cat "$KSERVE_ARCHIVE.digest")" "$KSERVE_ARCHIVE" \
     "$PAUSE_REF" "$(cat "$PAUSE_ARCHIVE.digest")" "$PAUSE_ARCHIVE" >"$out.part"
   mv "$out.part" "$out"
   echo "$out"
@@ -219,6 +262,7 @@ build() {
     trap 'rm -rf "$WORK"' EXIT
     python_image
     triton_image
+    kserve_image
     pause_image
   fi
   manifest
@@ -228,6 +272,7 @@ list() {
   local missing=0
   if built "$PYTHON_ARCHIVE"; then echo "python $PYTHON_REF@$(cat "$PYTHON_ARCHIVE.digest")"; else missing=1; fi
   if built "$TRITON_ARCHIVE"; then echo "tritonserver $TRITON_REF@$(cat "$TRITON_ARCHIVE.digest")"; else missing=1; fi
+  if built "$KSERVE_ARCHIVE"; then echo "kserve-sklearn $KSERVE_REF@$(cat "$KSERVE_ARCHIVE.digest")"; else missing=1; fi
   if built "$PAUSE_ARCHIVE"; then echo "pause $PAUSE_REF@$(cat "$PAUSE_ARCHIVE.digest")"; else missing=1; fi
   [ "$missing" = 0 ] || { log "not built for the current inputs: run $0 build"; exit 1; }
 }
@@ -237,7 +282,7 @@ prune() {
   exec 9>"$CACHE/build.lock"
   flock 9
   local f keep
-  keep=" $BASE_LAYER $BASE_LAYER.env $TRITON_LAYER $PYTHON_ARCHIVE $PYTHON_ARCHIVE.digest $TRITON_ARCHIVE $TRITON_ARCHIVE.digest $PAUSE_ARCHIVE $PAUSE_ARCHIVE.digest "
+  keep=" $BASE_LAYER $BASE_LAYER.env $TRITON_LAYER $PYTHON_ARCHIVE $PYTHON_ARCHIVE.digest $TRITON_ARCHIVE $TRITON_ARCHIVE.digest $KSERVE_LAYER $KSERVE_ARCHIVE $KSERVE_ARCHIVE.digest $PAUSE_ARCHIVE $PAUSE_ARCHIVE.digest "
   for f in "$CACHE"/*.tar "$CACHE"/*.digest "$CACHE"/layers/*; do
     [ -e "$f" ] || continue
     case "$keep" in *" $f "*) ;; *) log "removing $f"; rm -rf "$f" ;; esac

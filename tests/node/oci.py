@@ -161,7 +161,7 @@ class _Bytes:
         return chunk
 
 
-def write_image(out, name, tag, layers, env=(), workdir=None, user=None, cmd=None, mtime=0):
+def write_image(out, name, tag, layers, env=(), workdir=None, user=None, cmd=None, mtime=0, entrypoint=None):
     """Write an OCI image layout tar to out; return the manifest digest."""
     described = [dict(zip(("path", "digest", "size"), (path,) + _file_digest(path))) for path in layers]
     runtime = {"Env": list(env)}
@@ -169,6 +169,8 @@ def write_image(out, name, tag, layers, env=(), workdir=None, user=None, cmd=Non
         runtime["WorkingDir"] = workdir
     if user:
         runtime["User"] = user
+    if entrypoint:
+        runtime["Entrypoint"] = list(entrypoint)
     if cmd:
         runtime["Cmd"] = list(cmd)
     config = _json({
@@ -236,6 +238,8 @@ def main(argv=None):
     image.add_argument("--workdir")
     image.add_argument("--user")
     image.add_argument("--cmd", type=json.loads, help="JSON list, the image config's Cmd")
+    image.add_argument("--entrypoint", type=json.loads,
+                       help="JSON list, the image config's Entrypoint (a pod's args replace Cmd, not this)")
     args = parser.parse_args(argv)
     if args.command == "layer":
         if not os.path.isdir(args.dir):
@@ -246,10 +250,12 @@ def main(argv=None):
         for env in args.env:
             if "=" not in env:
                 parser.error("--env %s: not K=V" % env)
-        if args.cmd is not None and not (isinstance(args.cmd, list) and all(isinstance(a, str) for a in args.cmd)):
-            parser.error("--cmd: a JSON list of strings")
+        for option in ("cmd", "entrypoint"):
+            value = getattr(args, option)
+            if value is not None and not (isinstance(value, list) and all(isinstance(a, str) for a in value)):
+                parser.error("--%s: a JSON list of strings" % option)
         print(write_image(args.out, args.name, args.tag, args.layers, args.env, args.workdir, args.user,
-                          args.cmd, args.mtime))
+                          args.cmd, args.mtime, args.entrypoint))
     return 0
 
 

@@ -26,9 +26,13 @@ LAYER = "application/vnd.oci.image.layer.v1.tar"
 INDEX = "application/vnd.oci.image.index.v1+json"
 
 
+def pinned(requirements, package):
+    text = (HERE / "images" / requirements).read_text()
+    return re.search(r"^%s==(\S+)$" % re.escape(package), text, re.M).group(1)
+
+
 def pytriton_version():
-    text = (HERE / "images" / "tritonserver.txt").read_text()
-    return re.search(r"^nvidia-pytriton==(\S+)$", text, re.M).group(1)
+    return pinned("tritonserver.txt", "nvidia-pytriton")
 
 
 @pytest.fixture(scope="session")
@@ -107,15 +111,16 @@ def layer_tar(archive, manifest, index):
 
 
 def test_refs_and_manifest_file(images):
-    assert set(images) == {"python", "tritonserver", "pause"}
+    assert set(images) == {"python", "tritonserver", "kserve-sklearn", "pause"}
     assert images["python"]["ref"] == REFS["python"] and images["pause"]["ref"] == REFS["pause"]
     assert images["tritonserver"]["ref"] == "localhost/inferops/tritonserver:" + pytriton_version()
+    assert images["kserve-sklearn"]["ref"] == "localhost/inferops/kserve-sklearn:" + pinned("kserve-sklearn.txt", "kserve")
     for entry in images.values():
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["digest"])
         assert os.path.isabs(entry["archive"]) and os.path.isfile(entry["archive"])
     listed = subprocess.run([str(IMAGES_SH), "list"], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert listed[:3] == ["%s %s@%s" % (name, images[name]["ref"], images[name]["digest"])
-                          for name in ("python", "tritonserver", "pause")]
+    assert listed[:4] == ["%s %s@%s" % (name, images[name]["ref"], images[name]["digest"])
+                          for name in ("python", "tritonserver", "kserve-sklearn", "pause")]
 
 
 def test_layout_files(archives):
@@ -125,7 +130,7 @@ def test_layout_files(archives):
         assert all(re.fullmatch(r"blobs/sha256/[0-9a-f]{64}", name) for name in names)
 
 
-@pytest.mark.parametrize("name", ["python", "tritonserver", "pause"])
+@pytest.mark.parametrize("name", ["python", "tritonserver", "kserve-sklearn", "pause"])
 def test_index_names_the_image_for_containerd(images, layouts, name):
     entry = layouts[name][0]
     ref = images[name]["ref"]
@@ -134,7 +139,7 @@ def test_index_names_the_image_for_containerd(images, layouts, name):
     assert entry["platform"] == {"architecture": "amd64", "os": "linux"}
 
 
-@pytest.mark.parametrize("name", ["python", "tritonserver"])
+@pytest.mark.parametrize("name", ["python", "tritonserver", "kserve-sklearn"])
 def test_config(layouts, name):
     manifest, config = layouts[name][1:]
     assert (config["architecture"], config["os"]) == ("amd64", "linux")
@@ -146,6 +151,12 @@ def test_config(layouts, name):
     if name == "tritonserver":
         assert env["PATH"].split(":")[0] == "/opt/site/pytriton/tritonserver/bin"
         assert env["LD_LIBRARY_PATH"] == "/opt/site/nvidia_pytriton.libs"
+    if name == "kserve-sklearn":
+        # the ServingRuntime's args follow the entrypoint; Cmd would be replaced by them
+        assert config["config"]["Entrypoint"] == ["python3", "/opt/inferops/kserve_sklearn.py"]
+        assert "Cmd" not in config["config"]
+    else:
+        assert "Entrypoint" not in config["config"]
 
 
 def test_pause_image_is_one_static_binary(archives, layouts):
@@ -164,8 +175,9 @@ def test_pause_image_is_one_static_binary(archives, layouts):
 def test_base_layer_shared(layouts):
     python_layers = [layer["digest"] for layer in layouts["python"][1]["layers"]]
     triton_layers = [layer["digest"] for layer in layouts["tritonserver"][1]["layers"]]
-    assert len(python_layers) == 1 and len(triton_layers) == 2
-    assert triton_layers[0] == python_layers[0]
+    kserve_layers = [layer["digest"] for layer in layouts["kserve-sklearn"][1]["layers"]]
+    assert len(python_layers) == 1 and len(triton_layers) == 2 and len(kserve_layers) == 2
+    assert triton_layers[0] == python_layers[0] == kserve_layers[0]
 
 
 def test_base_layer_files(archives, layouts):
@@ -208,6 +220,20 @@ def test_tritonserver_layer_files(archives, layouts):
         assert path in members, path
     for path in (backend + "triton_python_backend_stub", "opt/site/pytriton/tritonserver/bin/tritonserver"):
         assert members[path].isfile() and members[path].mode & 0o111 == 0o111, path
+    assert not [name for name in members if name.startswith("opt/site/bin/")]
+    assert {(member.uid, member.gid) for member in members.values()} == {(0, 0)}
+
+
+def test_kserve_sklearn_layer_files(archives, layouts):
+    with layer_tar(archives["kserve-sklearn"], layouts["kserve-sklearn"][1], 1) as layer:
+        members = {member.name: member for member in layer.getmembers()}
+        pth = layer.extractfile(members["usr/local/lib/python3.11/dist-packages/inferops-site.pth"]).read()
+        model = layer.extractfile(members["opt/inferops/kserve_sklearn.py"]).read()
+    assert pth == b"/opt/site\n"
+    assert model == (HERE.parent / "runtimes" / "models" / "kserve_iris.py").read_bytes()
+    for path in ("opt/site/kserve/__init__.py", "opt/site/kserve/__pycache__/__init__.cpython-311.pyc",
+                 "opt/site/sklearn/__init__.py", "opt/site/joblib/__init__.py", "opt/site/uvicorn/__init__.py"):
+        assert path in members, path
     assert not [name for name in members if name.startswith("opt/site/bin/")]
     assert {(member.uid, member.gid) for member in members.values()} == {(0, 0)}
 

@@ -1,6 +1,10 @@
 """KServe model server (the real kserve package) serving a scikit-learn model: V1 and V2 REST, V2 gRPC.
 
-    python kserve_iris.py --model_dir DIR --http_port P --grpc_port G
+    python kserve_iris.py --model_dir DIR --http_port P --grpc_port G [--model_name NAME]
+
+Each prediction writes one line, "inferops-sklearn: predicted N rows", to stdout: the tests on the real
+node count the requests the server answered (warmup's among them) from the container's own log.
+Also the entrypoint of the real node's localhost/inferops/kserve-sklearn image (tests/node/images.sh).
 """
 
 import argparse
@@ -27,9 +31,12 @@ class Iris(Model):
         if isinstance(payload, InferRequest):
             rows = payload.inputs[0].as_numpy()
             classes = self.model.predict(rows).astype(np.int64)
+            print("inferops-sklearn: predicted %d rows" % len(rows), flush=True)
             output = InferOutput(name="output-0", shape=list(classes.shape), datatype="INT64", data=classes.tolist())
             return InferResponse(response_id=payload.id or str(uuid.uuid4()), model_name=self.name, infer_outputs=[output])
-        return {"predictions": self.model.predict(np.asarray(payload["instances"], dtype=np.float64)).tolist()}
+        rows = np.asarray(payload["instances"], dtype=np.float64)
+        print("inferops-sklearn: predicted %d rows" % len(rows), flush=True)
+        return {"predictions": self.model.predict(rows).tolist()}
 
 
 if __name__ == "__main__":
