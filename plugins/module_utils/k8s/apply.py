@@ -150,10 +150,18 @@ def apply_objects(client: K8sClient, objects: List[Obj], check_mode: bool = Fals
     }
 
 
+def _owns_content(entry: Dict[str, Any]) -> bool:
+    """Whether a managedFields entry owns more than metadata.finalizers. A controller that only added its
+    finalizer (KServe's on an InferenceService) keeps bookkeeping of its own; it does not share the object."""
+    fields = entry.get("fieldsV1") or {}
+    return bool(set(fields) - {"f:metadata"} or set(fields.get("f:metadata") or {}) - {"f:finalizers"})
+
+
 def _writers(obj: Obj) -> Set[str]:
-    """Field managers that write the object itself (status writers, such as controllers, do not count)."""
+    """Field managers that write the object itself: status writers, and controllers that only add their
+    finalizer, do not count."""
     entries = obj["metadata"].get("managedFields") or []
-    return {e.get("manager") for e in entries if not e.get("subresource")}
+    return {e.get("manager") for e in entries if not e.get("subresource") and _owns_content(e)}
 
 
 def remove_objects(client: K8sClient, objects: List[Obj], check_mode: bool = False, field_manager: str = FIELD_MANAGER) -> Dict[str, Any]:
@@ -185,10 +193,11 @@ def remove_objects(client: K8sClient, objects: List[Obj], check_mode: bool = Fal
             try:
                 outcome = apply_objects(client, [bare], check_mode=check_mode, field_manager=field_manager)
             except K8sError as exc:
-                if exc.details.get("status") != 422:
+                if exc.details.get("status") != 422 and not exc.details.get("webhook"):
                     raise
-                # what the others wrote is not a valid object on its own (a Service without its ports):
-                # the object cannot outlive this manager's fields, so it goes
+                # what the others wrote is not a valid object on its own (a Service without its ports, an
+                # InferenceService without a predictor that KServe's webhook refuses): the object cannot
+                # outlive this manager's fields, so it goes
                 kept.append("%s: also written by %s, but not valid without %s's fields: deleted" % (ref, ", ".join(others), field_manager))
             else:
                 kept.append("%s: also managed by %s" % (ref, ", ".join(others)))

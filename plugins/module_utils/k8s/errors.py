@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Callable, Dict, Optional, TypeVar
 
@@ -53,6 +54,11 @@ class K8sConflictError(K8sError):
 
 class K8sApiError(K8sError):
     """Any other error answer of the API server."""
+
+
+# How the API server words a refusal by an admission webhook (validating or mutating), whatever status
+# code the webhook chose (controller-runtime's validators answer 403).
+_WEBHOOK_DENIAL = re.compile(r'admission webhook "([^"]+)" denied the request(?:: )?(.*)', re.S)
 
 
 def missing_crd_error(api_version: str, kind: str) -> K8sCrdMissingError:
@@ -115,6 +121,14 @@ def translate_api_error(exc: Exception, verb: str, kind: str, name: Optional[str
             "401 Unauthorized while trying to %s %s: the API server rejected the credentials%s. "
             "Check the token or client certificate in the kubeconfig, or api_key." % (verb, target, who),
             status=status,
+        )
+    denial = _WEBHOOK_DENIAL.search(message)
+    if denial:
+        # a policy of the cluster, not the caller's permissions: RBAC advice would send the user astray
+        return K8sApiError(
+            "The admission webhook %s refused to let %s %s: %s. That is a webhook's policy, not RBAC: change what "
+            "it objects to, or ask whoever runs that webhook." % (denial.group(1), verb, target, denial.group(2) or message),
+            status=status, reason=_status_reason(exc), webhook=denial.group(1),
         )
     if status == 403 and "because it is being terminated" in message:
         return K8sApiError(

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import strip_noise
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import remove_objects, strip_noise
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import with_retries
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient, build_configuration
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
@@ -172,3 +172,74 @@ def test_strip_noise_drops_server_bookkeeping_only():
     }
     assert obj["metadata"]["resourceVersion"] == "12"  # the input is left alone
     assert strip_noise(None) == {}
+
+
+def test_an_admission_webhook_refusal_is_not_called_an_rbac_problem():
+    # KServe's validating webhook (controller-runtime answers a denial with 403), as the API server relays it
+    message = ('admission webhook "inferenceservice-validator.inferops-local.kserve.io" denied the request: exactly one of '
+               '[SKLearn, XGBoost, Model, PodSpec] must be specified in PredictorSpec')
+    err = translate_api_error(api_exception(403, message, "Forbidden"), "apply", "InferenceService", name="iris", namespace="ml")
+    assert not isinstance(err, K8sAuthError)
+    assert "RBAC" in err.msg and "not RBAC" in err.msg
+    assert "inferenceservice-validator.inferops-local.kserve.io" in err.msg and "exactly one of" in err.msg
+    assert err.details["webhook"] == "inferenceservice-validator.inferops-local.kserve.io" and err.details["status"] == 403
+
+
+class _Stored:
+    """One stored object: get, a server-side apply that records the body (or raises refusal), delete."""
+
+    def __init__(self, obj, refusal=None):
+        self.obj, self.refusal, self.applied, self.deleted = obj, refusal, [], []
+
+    def namespaced(self, api_version, kind):
+        return True
+
+    def get(self, api_version, kind, name, namespace=None):
+        return self.obj
+
+    def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
+        if self.refusal:
+            raise self.refusal
+        self.applied.append(obj)
+        return self.obj
+
+    def delete(self, api_version, kind, name, namespace=None, dry_run=False):
+        self.deleted.append((kind, namespace, name, dry_run))
+
+
+def _isvc(managed_fields):
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "iris", "namespace": "ml", "managedFields": managed_fields}}
+
+
+OURS = {"manager": "inferops.kubernetes", "operation": "Apply", "fieldsV1": {"f:spec": {"f:predictor": {}}}}
+TEAM = {"manager": "team-tooling", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:finalizers": {}, "f:labels": {"f:team": {}}}}}
+
+
+def test_absent_deletes_an_object_whose_controller_only_added_its_finalizer():
+    # as seen on KServe v0.17.0: its manager writes only the finalizer on the object (and the status subresource)
+    finalizer = {"manager": "manager", "operation": "Update", "fieldsV1": {"f:metadata": {"f:finalizers": {
+        ".": {}, 'v:"inferenceservice.finalizers"': {}}}}}
+    status = {"manager": "manager", "operation": "Update", "subresource": "status", "fieldsV1": {"f:status": {}}}
+    stored = _Stored(_isvc([OURS, finalizer, status]))
+    outcome = remove_objects(stored, [_isvc([])])
+    assert stored.applied == [] and stored.deleted == [("InferenceService", "ml", "iris", False)]
+    assert outcome["changed"] and outcome["kept"] == []
+
+
+def test_absent_withdraws_only_its_fields_from_an_object_another_manager_writes():
+    stored = _Stored(_isvc([OURS, TEAM]))
+    outcome = remove_objects(stored, [_isvc([])])
+    (bare,) = stored.applied
+    assert bare["metadata"] == {"name": "iris", "namespace": "ml"} and "spec" not in bare
+    assert stored.deleted == [] and outcome["kept"] == ["InferenceService ml/iris: also managed by team-tooling"]
+
+
+def test_absent_deletes_an_object_a_webhook_refuses_without_its_fields():
+    message = 'admission webhook "isvc-validator.kserve.io" denied the request: exactly one of [Model, PodSpec] must be specified'
+    refusal = translate_api_error(api_exception(403, message, "Forbidden"), "apply", "InferenceService", name="iris", namespace="ml")
+    stored = _Stored(_isvc([OURS, TEAM]), refusal=refusal)
+    outcome = remove_objects(stored, [_isvc([])])
+    assert stored.deleted == [("InferenceService", "ml", "iris", False)]
+    assert outcome["kept"] == ["InferenceService ml/iris: also written by team-tooling, but not valid without "
+                               "inferops.kubernetes's fields: deleted"]
