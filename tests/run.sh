@@ -65,6 +65,13 @@ EOF
   # the real node imports the images: their background build finishes first (cluster.sh would
   # otherwise wait on its lock)
   tests/cluster/build.sh >/dev/null || { echo "error: the local control plane could not be built" >&2; exit 1; }
+  # KServe's controller manager, for the real node's KServe tests (tests/cluster/kserve.sh): built in
+  # the background while the cluster starts and the linters run; cached, so a warm run returns at once
+  kserve_build=""
+  if [ -n "$images_setup" ]; then
+    tests/cluster/build.sh kserve >.tmp/logs/kserve-build.log 2>&1 &
+    kserve_build=$!
+  fi
   if [ -n "$images_setup" ]; then
     stage "real node images (tests/node/images.sh build)" waited images "$images_setup" .tmp/logs/images-build.log
   fi
@@ -91,6 +98,9 @@ stage "mypy (strict on the access layer)" env MYPYPATH="$ANSIBLE_COLLECTIONS_PAT
 stage "changelog fragments" antsibull-changelog lint
 stage "ansible-test sanity" tests/sanity.sh
 stage "runtimes venv (real inference servers for tests/runtimes)" waited runtimes "$runtimes_setup" .tmp/logs/runtimes-setup.log
+if [ -n "${kserve_build:-}" ]; then
+  stage "KServe controller manager (tests/cluster/build.sh kserve)" waited kserve "$kserve_build" .tmp/logs/kserve-build.log
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED stages so far: %s\n' "${failed[*]}"
 fi

@@ -6,6 +6,11 @@
 #   etcd                                                              <- go.etcd.io/etcd/server/v3
 #   kwok, kwokctl                                                     <- sigs.k8s.io/kwok
 #
+#   build.sh kserve: KServe's controller manager (the InferenceService, ServingRuntime, TrainedModel
+#   and InferenceGraph controllers and KServe's webhooks), github.com/kserve/kserve/cmd/manager
+#   at crds.env's KSERVE_VERSION, the release whose CRDs the tests install; run by
+#   tests/cluster/kserve.sh for the tests that need a real KServe controller.
+#
 # Everything comes from the Go module proxy. Binaries land in a cache
 # directory outside the checkout, keyed by the pinned versions, so a fresh
 # clone on the same machine reuses them. Prints the binary directory on stdout.
@@ -15,6 +20,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 # shellcheck source-path=SCRIPTDIR source=versions.env
 . "$HERE/versions.env"
+# shellcheck source=crds.env
+# shellcheck source-path=SCRIPTDIR source=crds.env
+. "$HERE/crds.env"
+TARGET=${1:-controlplane}
+case "$TARGET" in
+  controlplane | kserve) ;;
+  *) echo "usage: $0 [controlplane|kserve]" >&2; exit 2 ;;
+esac
 
 log() { printf '[cluster-build] %s\n' "$*" >&2; }
 
@@ -29,9 +42,14 @@ EOF
 fi
 
 CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubernetes}
-KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOOS)-$(go env GOARCH)"
+if [ "$TARGET" = kserve ]; then
+  KEY="kserve-${KSERVE_VERSION}_$(go env GOOS)-$(go env GOARCH)"
+  WANT=(manager)
+else
+  KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOOS)-$(go env GOARCH)"
+  WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
+fi
 BIN="$CACHE_ROOT/bin/$KEY"
-WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
 
 complete() {
   local b
@@ -44,6 +62,7 @@ if complete; then
 fi
 
 mkdir -p "$CACHE_ROOT/bin"
+# one lock for every target: two Go builds at once would only share the same two cores
 exec 9>"$CACHE_ROOT/build.lock"
 flock 9
 if complete; then  # another process finished the build while we waited
@@ -99,6 +118,34 @@ for r in json.load(sys.stdin).get("Replace") or []:
 
 t0=$(date +%s)
 
+# finish: move the finished binaries into the cache and print their directory
+finish() {
+  local b
+  for b in "${WANT[@]}"; do [ -x "$OUT/$b" ] || { log "missing $b after build"; exit 1; }; done
+  rm -rf "$BIN"
+  mv "$OUT" "$BIN"
+  log "built in $(( $(date +%s) - t0 ))s -> $BIN"
+  echo "$BIN"
+}
+
+# --- KServe --------------------------------------------------------------
+if [ "$TARGET" = kserve ]; then
+  log "kserve $KSERVE_VERSION (cmd/manager)"
+  D="$WORK/kserve"
+  wrapper_module "$D" github.com/kserve/kserve "$KSERVE_VERSION" github.com/kserve/kserve/cmd/manager
+  # A dependency's replace directives do not apply to the module that requires it: KServe's own
+  # (pins it builds with) are carried over from its downloaded go.mod.
+  KSERVE_GOMOD=$(cd "$D" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | json_field GoMod)
+  EDITS=()
+  while IFS=$'\t' read -r old new ver; do
+    if [ -n "$ver" ]; then EDITS+=("-replace=$old=$new@$ver"); fi
+  done < <(go mod edit -json "$KSERVE_GOMOD" | replaces other)
+  if [ "${#EDITS[@]}" -gt 0 ]; then (cd "$D" && go mod edit "${EDITS[@]}"); fi
+  (cd "$D" && go mod tidy >&2 && go build -ldflags "-s -w" -o "$OUT/manager" github.com/kserve/kserve/cmd/manager)
+  finish
+  exit 0
+fi
+
 # --- kwok ----------------------------------------------------------------
 log "kwok $KWOK_VERSION"
 D="$WORK/kwok"
@@ -140,9 +187,4 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   VFLAGS+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 (cd "$D" && go build -ldflags "-s -w$VFLAGS" -o "$OUT/" "${PKGS[@]}")
-
-for b in "${WANT[@]}"; do [ -x "$OUT/$b" ] || { log "missing $b after build"; exit 1; }; done
-rm -rf "$BIN"
-mv "$OUT" "$BIN"
-log "built in $(( $(date +%s) - t0 ))s -> $BIN"
-echo "$BIN"
+finish

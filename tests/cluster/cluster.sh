@@ -3,6 +3,7 @@
 # kube-scheduler and etcd run as local processes by `kwokctl --runtime binary`,
 # with the simulated GPU fleet of fleet.yaml as kwok nodes, and one real worker node
 # (tests/node/node.sh: kubelet, containerd, CNI bridge, stand-in GPUs) that runs real containers.
+# KServe's controller manager (kserve.sh) is started only by the tests that need it; stop and down stop it too.
 #
 #   cluster.sh up          build (or take from cache) the binaries, start the cluster, apply the
 #                          fleet, start the real node
@@ -118,7 +119,11 @@ up() {
   log "ready; kubeconfig: $KUBECONFIG_PATH"
 }
 
+# KServe's controller manager, when a test started it (kserve.sh), stops with the cluster
+kserve_down() { INFEROPS_CLUSTER_DIR=$STATE "$HERE/kserve.sh" down || true; }
+
 stop() {
+  kserve_down
   node_ stop
   if exists; then
     "$(bin_dir)/kwokctl" stop cluster --name "$NAME" >&2
@@ -126,6 +131,7 @@ stop() {
 }
 
 down() {
+  kserve_down
   node_ down
   if exists; then
     "$(bin_dir)/kwokctl" delete cluster --name "$NAME" --kubeconfig "$KUBECONFIG_PATH" >&2
@@ -139,6 +145,7 @@ status() {
     log "cluster $NAME running; kubeconfig: $KUBECONFIG_PATH"
     kubectl_ get nodes -L nvidia.com/gpu.product,nvidia.com/mig.strategy,inferops.io/node
     node_ status || true
+    if [ -f "$STATE/kserve/manager.pid" ]; then INFEROPS_CLUSTER_DIR=$STATE "$HERE/kserve.sh" status || true; fi
   elif exists; then
     log "cluster $NAME exists but is stopped (cluster.sh up starts it)"
     return 1

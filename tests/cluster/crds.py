@@ -96,7 +96,16 @@ SOURCES = (
         "KSERVE_VERSION",
         "github.com/kserve/kserve",
         "config/crd/full",
-        _kinds("serving.kserve.io", "InferenceService", "ServingRuntime", "ClusterServingRuntime"),
+        # TrainedModel and InferenceGraph: KServe's controller manager (tests/cluster/kserve.sh) watches them
+        _kinds("serving.kserve.io", "InferenceService", "ServingRuntime", "ClusterServingRuntime", "TrainedModel",
+               "InferenceGraph"),
+    ),
+    # KServe's controller and pod mutator look a model's storage URI up among these
+    Source(
+        "KSERVE_VERSION",
+        "github.com/kserve/kserve",
+        "config/crd/full/clusterstoragecontainer",
+        _kinds("serving.kserve.io", "ClusterStorageContainer"),
     ),
     # deploy/crds/ is plain controller-gen output. The Helm chart's
     # templates/crd-*.yaml carry the same spec wrapped in `{{- if ... }}` and

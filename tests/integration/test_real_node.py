@@ -310,3 +310,181 @@ def test_a_kubelet_that_cannot_start_fails_node_up_with_its_last_log_lines(tmp_p
     finally:
         subprocess.run([node, "down"], env=env, capture_output=True, text=True, timeout=120, check=False)
         shutil.rmtree(state, ignore_errors=True)
+
+
+# --- KServe: its real controller (tests/cluster/kserve.sh) and model server on the real node -----------
+
+KSERVE_SH = ROOT / "tests" / "cluster" / "kserve.sh"
+RUNTIMES_PYTHON = ROOT / ".tmp" / "runtimes-venv" / "bin" / "python"
+RUNTIME_MODELS = ROOT / "tests" / "runtimes" / "models"
+PREDICTED = "inferops-sklearn: predicted"
+# rows 0, 50 and 100 of scikit-learn's bundled iris data: one of each class
+IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]]
+KSERVE_POD = "serving.kserve.io/inferenceservice=%s"
+
+
+@pytest.fixture(scope="module")
+def kserve_controller(k8s, real_node, upstream_crds):  # pylint: disable=unused-argument
+    """KServe's own controller manager, built from its Go module, for this module's tests only: the rest of
+    the suite checks what happens with no KServe controller."""
+    # a cold build of the manager takes minutes; tests/run.sh starts it in the background earlier
+    up = subprocess.run([str(KSERVE_SH), "up"], capture_output=True, text=True, timeout=1800, check=False)
+    assert up.returncode == 0, up.stderr[-4000:]
+    yield
+    # InferenceServices being deleted keep KServe's finalizer until the controller has cleaned up after them
+    try:
+        wait_until(lambda: not [i for i in k8s.list("serving.kserve.io/v1beta1", "InferenceService")
+                                if i["metadata"].get("deletionTimestamp")], 60, "deleted InferenceServices finalized")
+    finally:
+        subprocess.run([str(KSERVE_SH), "down"], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="session")
+def local_images(real_node):  # pylint: disable=unused-argument
+    manifest = json.loads((STATE / "images.json").read_text())
+    return {name: "%s@%s" % (image["ref"], image["digest"]) for name, image in manifest.items()}
+
+
+@pytest.fixture
+def kserve_namespace(api, namespace, kserve_controller):  # pylint: disable=unused-argument
+    """The test's namespace, opted in to the local KServe's webhooks (kserve.sh registers them for this label)."""
+    kclient.CoreV1Api(api).patch_namespace(namespace, {"metadata": {"labels": {"inferops.io/kserve": "local"}}})
+    return namespace
+
+
+@pytest.fixture
+def sklearn_model(models):
+    """<models>/sklearn/model.joblib (made by the runtime tests' make_models.py) and its answers for IRIS_ROWS."""
+    if not RUNTIMES_PYTHON.exists():
+        pytest.fail("the runtimes venv is not built (tests/runtimes/setup.sh): it makes the scikit-learn model")
+    out = models / "sklearn"
+    script = ("import json, sys\nfrom pathlib import Path\nsys.path.insert(0, sys.argv[1])\nimport joblib, make_models\n"
+              "make_models.sklearn_model(Path(sys.argv[2]))\n"
+              "model = joblib.load(Path(sys.argv[2]) / 'model.joblib')\n"
+              "print(json.dumps(model.predict(json.loads(sys.argv[3])).tolist()))\n")
+    made = subprocess.run([str(RUNTIMES_PYTHON), "-c", script, str(RUNTIME_MODELS), str(out), json.dumps(IRIS_ROWS)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert made.returncode == 0, made.stderr
+    (out / "model.joblib").chmod(0o644)
+    out.chmod(0o755)
+    answers = json.loads(made.stdout)
+    # the data set's own labels for these rows
+    assert answers == [0, 1, 2]
+    return answers
+
+
+def kserve_args(kubeconfig, namespace, images, **overrides):
+    args = dict(
+        kubeconfig=kubeconfig, namespace=namespace, name="iris", runtime="kserve", image=images["kserve-sklearn"],
+        create_namespace=True,
+        model=dict(name="iris", format="sklearn", pvc="models", path="sklearn"),
+        kserve=dict(protocol="v1"),
+        gpu=dict(count=1, product="INFEROPS-STAND-IN"),
+        node_selector={"inferops.io/node": "real"}, tolerations=TOLERATE_REAL_NODE,
+        resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        warmup=dict(count=5, body={"instances": IRIS_ROWS[:1]}, image=images["python"]),
+        startup_timeout=120, wait=True, wait_timeout=240,
+    )
+    args.update(overrides)
+    return args
+
+
+def kserve_pods(k8s, namespace, name="iris"):
+    return [p for p in k8s.list("v1", "Pod", namespace=namespace, label_selector=KSERVE_POD % name)
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def predicted_lines(api, namespace, pod):
+    """The model's prediction lines in the model server's log, with the kubelet's timestamps."""
+    text = kclient.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, container="kserve-container", timestamps=True)
+    stamps = []
+    for line in text.splitlines():
+        if PREDICTED in line:
+            head, _dot, frac = line.split(" ", 1)[0].rstrip("Z").partition(".")
+            stamps.append(datetime.fromisoformat("%s.%s+00:00" % (head, (frac + "000000")[:6])))
+    return stamps
+
+
+def through_service(api, namespace, service, path, body, timeout=10):
+    """POST through the API server's service proxy: (HTTP status, decoded body or text)."""
+    url = "%s/api/v1/namespaces/%s/services/%s/proxy%s" % (api.configuration.host, namespace, service, path)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    api.update_params_for_auth(headers, [], ["BearerToken"], None, "POST", body)
+    try:
+        response = api.call_api("POST", url, header_params=headers, body=body, _request_timeout=timeout)
+    except kclient.ApiException as exc:
+        return exc.status, exc.body
+    return response.status, json.loads(response.read())
+
+
+def test_kserve_controller_runs_the_model_server_restricted_warmed_and_serving(
+        k8s, api, kubeconfig, kserve_namespace, sklearn_model, local_images):
+    namespace = kserve_namespace
+    result = run_module("inference_stack", kserve_args(kubeconfig, namespace, local_images))
+    assert result["rc"] == 0 and not result.get("failed"), result.get("msg")
+    assert result["rollout"]["ready"], result["rollout"]
+
+    # KServe's controller turned the InferenceService into a Deployment and Service, and says it is Ready
+    isvc = k8s.get("serving.kserve.io/v1beta1", "InferenceService", "iris", namespace)
+    conditions = {c["type"]: c["status"] for c in isvc["status"]["conditions"]}
+    assert conditions["Ready"] == "True", isvc["status"]
+    deployment = k8s.get("apps/v1", "Deployment", "iris-predictor", namespace)
+    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
+    (pod,) = kserve_pods(k8s, namespace)
+    assert pod["spec"]["nodeName"] == NODE
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    assert set(containers) == {"kserve-container", "warmup"}
+    assert containers["kserve-container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # the collection's PodDisruptionBudget covers KServe's pod: the disruption controller counts it
+    wait_until(lambda: (k8s.get("policy/v1", "PodDisruptionBudget", "iris", namespace).get("status") or {}).get(
+        "expectedPods") == 1, 30, "the PodDisruptionBudget to count the pod")
+    # KServe's pod mutator mounted the claim's sklearn/ directory where the server looks
+    mounts = {m["mountPath"]: m for m in containers["kserve-container"]["volumeMounts"]}
+    assert mounts["/mnt/models"].get("subPath") == "sklearn", mounts
+
+    # Warmup gated readiness, as the model server's own log tells it: before this test sent anything, the
+    # model had predicted exactly the sidecar's 5 requests, all before the pod turned Ready.
+    name = pod["metadata"]["name"]
+    warm = predicted_lines(api, namespace, name)
+    assert len(warm) == 5, warm
+    assert max(warm).replace(microsecond=0) <= ready_since(pod), (warm, ready_since(pod))
+
+    # V1 and V2 through KServe's Service, checked against the model file's own predictions and iris's labels
+    service = k8s.get("v1", "Service", "iris-predictor", namespace)
+    port = service["spec"]["ports"][0]
+    target = "iris-predictor:%s" % (port.get("name") or port["port"])
+    status, body = through_service(api, namespace, target, "/v1/models/iris:predict", {"instances": IRIS_ROWS})
+    assert status == 200, body
+    assert body["predictions"] == sklearn_model
+    v2 = {"inputs": [{"name": "input-0", "datatype": "FP64", "shape": [3, 4], "data": sum(IRIS_ROWS, [])}]}
+    status, body = through_service(api, namespace, target, "/v2/models/iris/infer", v2)
+    assert status == 200, body
+    assert body["outputs"][0]["data"] == sklearn_model
+    assert len(predicted_lines(api, namespace, name)) == 7
+
+    # The kubelet enforced the restricted context on KServe's container
+    probe = subprocess.run(
+        [_tool("kubectl"), "--kubeconfig", kubeconfig, "exec", "-n", namespace, name, "-c", "kserve-container", "--",
+         "python3", "-c",
+         "import os\n"
+         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
+         "try:\n    open('/written-by-test', 'w')\n    ro = 'writable'\n"
+         "except OSError as e:\n    ro = e.strerror\n"
+         "print(os.getuid(), os.getgid(), *caps, ro)"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert probe.returncode == 0, probe.stderr
+    uid, gid, cap_eff, cap_prm, write = probe.stdout.strip().split(" ", 4)
+    assert (uid, gid) == ("1000", "1000")
+    assert int(cap_eff, 16) == 0 and int(cap_prm, 16) == 0
+    assert write == "Read-only file system"
+
+    # KServe's defaulting webhook and controller rewrote parts of the objects: a second run still changes nothing
+    again = run_module("inference_stack", kserve_args(kubeconfig, namespace, local_images))
+    assert again["rc"] == 0 and again["changed"] is False, again.get("objects")
+
+    gone = run_module("inference_stack", kserve_args(kubeconfig, namespace, local_images, state="absent"))
+    assert gone["rc"] == 0 and gone["changed"], gone.get("msg")
+    wait_until(lambda: k8s.get("serving.kserve.io/v1beta1", "InferenceService", "iris", namespace) is None, 60,
+               "the InferenceService finalized by KServe")
+    wait_until(lambda: not k8s.list("v1", "Pod", namespace=namespace), 90, "KServe's pods deleted")
+    assert k8s.get("apps/v1", "Deployment", "iris-predictor", namespace) is None
