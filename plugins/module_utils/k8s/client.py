@@ -4,23 +4,21 @@
 """Connection to the Kubernetes API, shared by every API module.
 
 Auth options carry kubernetes.core's names and K8S_AUTH_* variables (see the
-`k8s_auth` doc fragment). Discovery is read once per module run: the dynamic
-client's cache file lives in a private temporary directory of this process,
-so nothing stale from another run or another user is ever read.
+`k8s_auth` doc fragment). API discovery is kept between module runs in a
+cache private to the user (see discovery.py).
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
-import tempfile
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.discovery import Clock, Warn, discovery_cache
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
     K8sConfigError,
     K8sUnreachableError,
@@ -68,12 +66,6 @@ USER_AGENT = "inferops-kubernetes/0.1.0"
 # by urllib3 before the module says the API server is unreachable.
 REQUEST_TIMEOUT = 30
 CONNECT_RETRIES = 2
-
-
-def _discovery_cache_file() -> str:
-    tmp = tempfile.mkdtemp(prefix="inferops-discovery-")
-    atexit.register(shutil.rmtree, tmp, True)
-    return os.path.join(tmp, "discovery.json")
 
 
 def _kubeconfig_contexts(path_or_dict: Union[str, Dict[str, Any]]) -> List[str]:
@@ -164,8 +156,11 @@ def build_configuration(params: Dict[str, Any]) -> Any:
 class K8sClient:
     """The dynamic client plus the bits every API module needs around it."""
 
-    def __init__(self, params: Dict[str, Any]) -> None:
+    def __init__(self, params: Dict[str, Any], warn: Optional[Warn] = None, clock: Clock = time.time) -> None:
+        """warn: the module's warn(), told when the discovery cache cannot be used; clock: ages the cache."""
         self.params = params
+        self._warn = warn
+        self._clock = clock
         self.context: Optional[str] = params.get("context")
         self.configuration = build_configuration(params)
         self.api_client = k8s_client.ApiClient(self.configuration)
@@ -181,7 +176,8 @@ class K8sClient:
     def dynamic(self) -> Any:
         if self._dynamic is None:
             try:
-                self._dynamic = DynamicClient(self.api_client, cache_file=_discovery_cache_file())
+                cache_file, discoverer = discovery_cache(self.configuration, self.context, warn=self._warn, clock=self._clock)
+                self._dynamic = DynamicClient(self.api_client, cache_file=cache_file, discoverer=discoverer)
             except ApiException as exc:
                 raise translate_api_error(exc, "discover", "the API", context=self.context)
             except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -26,13 +26,15 @@ def api_argument_spec(**module_options: Any) -> Dict[str, Any]:
     return spec
 
 
-def connect(params: Dict[str, Any]) -> K8sClient:
-    """A client from the auth options; raises MissingLibraryError without the kubernetes package."""
+def connect(params: Dict[str, Any], warn: Optional[Callable[[str], None]] = None) -> K8sClient:
+    """A client from the auth options; raises MissingLibraryError without the kubernetes package.
+
+    warn is the module's warn(): the client says through it when it cannot keep discovery between runs."""
     if not HAS_KUBERNETES:
         raise MissingLibraryError(missing_required_lib("kubernetes"), KUBERNETES_IMPORT_ERROR)
-    return K8sClient(params)
+    return K8sClient(params, warn=warn)
 
 
 def run_api_module(module: Any, func: Callable[[K8sClient], Dict[str, Any]]) -> None:
     """Exit with func(client)'s result; any InferopsError (a missing library too) becomes a failure."""
-    run_module(module, lambda: func(connect(module.params)))
+    run_module(module, lambda: func(connect(module.params, warn=module.warn)))

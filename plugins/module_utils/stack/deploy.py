@@ -92,7 +92,7 @@ def run_inference_stack(module):
         if module._diff:
             result["diff"] = outcome["diff"]
         return result
-    client = connect(params)
+    client = connect(params, warn=module.warn)
     if params["state"] == "absent":
         # the namespace may hold more than this stack: it stays, even when create_namespace made it
         outcome = remove_objects(client, [o for o in objects if o["kind"] != "Namespace"], check_mode=module.check_mode)
