@@ -68,6 +68,18 @@ REQUEST_TIMEOUT = 30
 CONNECT_RETRIES = 2
 
 
+def _unknown_resource(exc: ApiException) -> bool:
+    """A 404 for the resource type itself ("the server could not find the requested resource"), not for
+    one object: the API server names the object in the Status details of the latter."""
+    if exc.status != 404:
+        return False
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        return False
+    return isinstance(body, dict) and not (body.get("details") or {}).get("name")
+
+
 def _kubeconfig_contexts(path_or_dict: Union[str, Dict[str, Any]]) -> List[str]:
     try:
         if isinstance(path_or_dict, dict):
@@ -209,23 +221,37 @@ class K8sClient:
             raise self.unreachable(exc)
 
     def call(self, verb: str, kind: str, func: Callable[..., Any], *args: Any, name: Optional[str] = None,
-             namespace: Optional[str] = None, **kwargs: Any) -> Obj:
+             namespace: Optional[str] = None, api_version: Optional[str] = None, **kwargs: Any) -> Obj:
         """Run one API call and return the answer as plain data (dicts and lists).
 
         The JSON is parsed straight into dicts: the dynamic client's own objects cost seconds
         on a list of a thousand nodes. A failure becomes a K8sError naming verb, kind and object.
+        With api_version, a kind the server no longer serves (its CRD deleted since discovery was
+        cached) is reported as a missing CRD.
         """
         kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
         kwargs["serialize"] = False
         try:
             response = func(*args, name=name, namespace=namespace, **kwargs) if name else func(*args, namespace=namespace, **kwargs)
         except ApiException as exc:
+            if api_version and _unknown_resource(exc):
+                self._check_served(api_version, kind)
             raise translate_api_error(exc, verb, kind, name=name, namespace=namespace, context=self.context)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc)
         data = response.data
         answer: Obj = json.loads(data) if data else {}
         return answer
+
+    def _check_served(self, api_version: str, kind: str) -> None:
+        """Raise the missing-CRD error when fresh discovery does not know the kind (cached discovery did)."""
+        self.invalidate_discovery()
+        try:
+            self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise missing_crd_error(api_version, kind)
+        except Exception:  # pylint: disable=broad-except
+            return  # served after all (or discovery failed too): the original error is the one to report
 
     def list(self, api_version: str, kind: str, namespace: Optional[str] = None, label_selector: Optional[str] = None,
              field_selector: Optional[str] = None) -> List[Obj]:
@@ -236,14 +262,14 @@ class K8sClient:
             kwargs["label_selector"] = label_selector
         if field_selector:
             kwargs["field_selector"] = field_selector
-        items: List[Obj] = self.call("list", resource.kind, resource.get, namespace=namespace, **kwargs).get("items") or []
+        items: List[Obj] = self.call("list", resource.kind, resource.get, namespace=namespace, api_version=api_version, **kwargs).get("items") or []
         return items
 
     def get(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None) -> Optional[Obj]:
         """One object as a dict, or None when it does not exist."""
         resource = self.resource(api_version, kind)
         try:
-            return self.call("get", resource.kind, resource.get, name=name, namespace=namespace)
+            return self.call("get", resource.kind, resource.get, name=name, namespace=namespace, api_version=api_version)
         except Exception as exc:  # pylint: disable=broad-except
             if getattr(exc, "details", {}).get("status") == 404:
                 return None
@@ -262,7 +288,7 @@ class K8sClient:
         if dry_run:
             kwargs["dry_run"] = "All"
         return self.call("apply", obj["kind"], resource.server_side_apply, body=obj, name=obj["metadata"]["name"],
-                         namespace=namespace, **kwargs)
+                         namespace=namespace, api_version=obj["apiVersion"], **kwargs)
 
     def patch(self, api_version: str, kind: str, name: str, body: Any, namespace: Optional[str] = None,
               content_type: str = "application/merge-patch+json", field_manager: Optional[str] = None,
@@ -274,7 +300,7 @@ class K8sClient:
             kwargs["field_manager"] = field_manager
         if dry_run:
             kwargs["dry_run"] = "All"
-        return self.call("patch", kind, resource.patch, body=body, name=name, namespace=namespace, **kwargs)
+        return self.call("patch", kind, resource.patch, body=body, name=name, namespace=namespace, api_version=api_version, **kwargs)
 
     def delete(self, api_version: str, kind: str, name: str, namespace: Optional[str] = None,
                propagation_policy: str = "Background", dry_run: bool = False) -> Obj:
@@ -283,7 +309,7 @@ class K8sClient:
         kwargs = {"propagation_policy": propagation_policy}
         if dry_run:
             kwargs["dry_run"] = "All"
-        return self.call("delete", kind, resource.delete, name=name, namespace=namespace, **kwargs)
+        return self.call("delete", kind, resource.delete, name=name, namespace=namespace, api_version=api_version, **kwargs)
 
     def evict(self, namespace: str, name: str) -> Obj:
         """Evict a pod through the Eviction API, so PodDisruptionBudgets are honoured (429 while one forbids it)."""

@@ -53,6 +53,18 @@ class _DiscoveryServer(http.server.ThreadingHTTPServer):
     def discovery_gets(self):
         return len(self.gets)
 
+    def not_found(self, path):
+        """A 404 worded as the API server words it: naming the object when its type is served, else not."""
+        status = {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404}
+        for version, resources in self.versions.items():
+            for resource in resources:
+                prefix = version + "/"
+                if path.startswith(prefix) and "/%s/" % resource["name"] in "/" + path[len(prefix):]:
+                    name = path.rsplit("/", 1)[1]
+                    return dict(status, message='%s "%s" not found' % (resource["name"], name),
+                                details={"name": name, "kind": resource["name"]})
+        return dict(status, message="the server could not find the requested resource", details={})
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -70,7 +82,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = {"kind": "APIResourceList", "groupVersion": path.split("/", 1)[1] if path.startswith("apis/") else "v1",
                     "resources": self.server.versions[path]}
         else:
-            self._send(404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404})
+            self._send(404, self.server.not_found(path))
             return
         self._send(200, body)
 
@@ -285,3 +297,17 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_file(server, ca
     assert _client(server, clock).resource("apps/v1", "Deployment").kind == "Deployment"
     assert (cache_home / name).read_text() == old
     assert _cache_files(cache_home) == [name]
+
+
+def test_a_kind_whose_crd_was_deleted_since_discovery_was_cached_is_reported_missing(server, cache_home):
+    widget = [_resource("widgets", "Widget")]
+    server.serve("example.com/v1", widget)
+    assert _client(server).get("example.com/v1", "Widget", "w", "ns") is None  # served: that object is not there
+    del server.versions["apis/example.com/v1"]  # the CRD is deleted; the cache still lists its kind
+    with pytest.raises(K8sCrdMissingError) as err:
+        _client(server).get("example.com/v1", "Widget", "w", "ns")
+    assert "example.com/v1 Widget" in err.value.msg
+    # a missing object of a served kind is still just missing, with no discovery read for it
+    before = server.gets.count("/apis")
+    assert _client(server).get("v1", "ConfigMap", "nope", "ns") is None
+    assert server.gets.count("/apis") == before
