@@ -91,10 +91,9 @@ def expected(repo, version, x):
     return [[sum(row[i] * w["W"][i][j] for i in range(len(row))) + w["b"][j] for j in range(len(w["b"]))] for row in x]
 
 
-def infer(api, namespace, service, x=None, timeout=10):
-    """One V2 inference through the Service: (HTTP status, decoded body or text)."""
-    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [len(x or X), 4], "data": x or X}]}
-    url = "%s/api/v1/namespaces/%s/services/%s:http/proxy/v2/models/linear/infer" % (api.configuration.host, namespace, service)
+def through_service(api, namespace, service, path, body, timeout=10):
+    """POST through the API server's service proxy to SERVICE (name:port): (HTTP status, decoded body or text)."""
+    url = "%s/api/v1/namespaces/%s/services/%s/proxy%s" % (api.configuration.host, namespace, service, path)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     # the client's own authentication (the kubeconfig's client certificate, or its token)
     api.update_params_for_auth(headers, [], ["BearerToken"], None, "POST", body)
@@ -102,8 +101,13 @@ def infer(api, namespace, service, x=None, timeout=10):
         response = api.call_api("POST", url, header_params=headers, body=body, _request_timeout=timeout)
     except kclient.ApiException as exc:
         return exc.status, exc.body
-    data = response.read()
-    return response.status, json.loads(data)
+    return response.status, json.loads(response.read())
+
+
+def infer(api, namespace, service, x=None, timeout=10):
+    """One V2 inference through the Service: (HTTP status, decoded body or text)."""
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [len(x or X), 4], "data": x or X}]}
+    return through_service(api, namespace, "%s:http" % service, "/v2/models/linear/infer", body, timeout)
 
 
 def stack_args(kubeconfig, namespace, image, name="linear", **overrides):
@@ -403,18 +407,6 @@ def predicted_lines(api, namespace, pod):
             head, _dot, frac = line.split(" ", 1)[0].rstrip("Z").partition(".")
             stamps.append(datetime.fromisoformat("%s.%s+00:00" % (head, (frac + "000000")[:6])))
     return stamps
-
-
-def through_service(api, namespace, service, path, body, timeout=10):
-    """POST through the API server's service proxy: (HTTP status, decoded body or text)."""
-    url = "%s/api/v1/namespaces/%s/services/%s/proxy%s" % (api.configuration.host, namespace, service, path)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    api.update_params_for_auth(headers, [], ["BearerToken"], None, "POST", body)
-    try:
-        response = api.call_api("POST", url, header_params=headers, body=body, _request_timeout=timeout)
-    except kclient.ApiException as exc:
-        return exc.status, exc.body
-    return response.status, json.loads(response.read())
 
 
 def test_kserve_controller_runs_the_model_server_restricted_warmed_and_serving(

@@ -118,6 +118,17 @@ done
 
 in_root() { unshare --mount --propagation private "$HERE/check_images.sh" --in-namespace "$@"; }
 
+# wait_ready NAME URL LOG SECONDS: until URL answers, while $SERVER lives, at most SECONDS
+wait_ready() {
+  local started=$SECONDS
+  until curl -sf "$2" >/dev/null; do
+    kill -0 "$SERVER" 2>/dev/null || { cat "$3" >&2; fail "$1 exited"; }
+    [ $((SECONDS - started)) -lt "$4" ] || { cat "$3" >&2; fail "$1 not ready in $4 s"; }
+    sleep 1
+  done
+  log "$1 ready in $((SECONDS - started)) s (uid 1000, read-only root)"
+}
+
 # 3. python: every module imported from its .pyc, none stale, on the read-only root
 out=$(in_root python "$WORK" python3 -v -c 'import json, ssl, urllib.request; print("ok", ssl.OPENSSL_VERSION)' 2>&1) \
   || { echo "$out" >&2; fail "python: python3 does not run as uid 1000 on the read-only root"; }
@@ -148,13 +159,7 @@ unshare --mount --propagation private "$HERE/check_images.sh" --in-namespace tri
   --http-address=127.0.0.1 --grpc-address=127.0.0.1 --metrics-address=127.0.0.1 >"$WORK/triton.log" 2>&1 &
 SERVER=$!
 base=http://127.0.0.1:$HTTP_PORT
-started=$SECONDS
-until curl -sf "$base/v2/health/ready" >/dev/null; do
-  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/triton.log" >&2; fail "tritonserver exited"; }
-  [ $((SECONDS - started)) -lt 180 ] || { cat "$WORK/triton.log" >&2; fail "tritonserver not ready in 180 s"; }
-  sleep 1
-done
-log "tritonserver ready in $((SECONDS - started)) s (uid 1000, read-only root)"
+wait_ready tritonserver "$base/v2/health/ready" "$WORK/triton.log" 180
 answer=$(curl -sf -H 'Content-Type: application/json' "$base/v2/models/linear/infer" \
   -d '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}') \
   || { cat "$WORK/triton.log" >&2; fail "the inference request failed"; }
@@ -183,13 +188,7 @@ unshare --mount --propagation private "$HERE/check_images.sh" --in-namespace kse
   >"$WORK/kserve.log" 2>&1 &
 SERVER=$!
 base=http://127.0.0.1:$((HTTP_PORT + 3))
-started=$SECONDS
-until curl -sf "$base/v1/models/iris" >/dev/null; do
-  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/kserve.log" >&2; fail "KServe's model server exited"; }
-  [ $((SECONDS - started)) -lt 120 ] || { cat "$WORK/kserve.log" >&2; fail "KServe's model server not ready in 120 s"; }
-  sleep 1
-done
-log "kserve-sklearn ready in $((SECONDS - started)) s (uid 1000, read-only root)"
+wait_ready kserve-sklearn "$base/v1/models/iris" "$WORK/kserve.log" 120
 # rows 0, 50 and 100 of iris: classes 0, 1 and 2
 answer=$(curl -sf -H 'Content-Type: application/json' "$base/v1/models/iris:predict" \
   -d '{"instances": [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]]}') \
