@@ -98,9 +98,10 @@ def main(argv=None):
     parser.add_argument("--kubeconfig", default=str(ROOT / ".cluster" / "kubeconfig"))
     args = parser.parse_args(argv)
     fleet = fleet_tool()
-    log = audit_log()
+    log, why = audit_log(args.kubeconfig)
     if log is None:
-        raise SystemExit("this benchmark counts writes in the local control plane's audit log: run `make cluster-up` first")
+        raise SystemExit("this benchmark counts writes in the local control plane's audit log (%s): run `make cluster-up` first"
+                         " (or set INFEROPS_CLUSTER_DIR and INFEROPS_CLUSTER_NAME to the cluster behind --kubeconfig)" % why)
     client = K8sClient({"kubeconfig": args.kubeconfig})
     loop_client = K8sClient({"kubeconfig": args.kubeconfig})
     loop_client.api_client.user_agent = LOOP_AGENT
