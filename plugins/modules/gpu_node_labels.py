@@ -112,7 +112,7 @@ api_writes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import apply_node_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import apply_node_labels, invocation
 
 
 def main():
@@ -140,7 +140,8 @@ def main():
             ]
         return result
 
-    run_api_module(module, label)
+    # The result echoes the arguments with each gpu_facts cut to a summary, not megabytes of facts.
+    run_api_module(module, label, invocation=invocation(module.params))
 
 
 if __name__ == "__main__":

@@ -97,6 +97,29 @@ def labels_from_facts(facts, mig_strategy, where):
     return labels
 
 
+def facts_summary(facts):
+    """What the result's invocation shows of a gpu_facts dict: whether a GPU is there, the products and the count.
+
+    The whole gpu_facts result (~2-3 KB a node: every GPU's processes, MIG profiles, PCI ids) is the module's
+    input, not something to send back; echoed for 1000 nodes it was megabytes, and most of a no-op run."""
+    if not isinstance(facts, dict):
+        return facts
+    gpus = [g for g in facts.get("gpus") or [] if isinstance(g, dict)]
+    return {"gpu_present": bool(facts.get("gpu_present")), "gpu_count": len(gpus),
+            "products": sorted({str(g["name"]) for g in gpus if g.get("name")})}
+
+
+def invocation(params):
+    """The result's invocation: the module arguments with each node's gpu_facts replaced by facts_summary().
+
+    AnsibleModule adds invocation.module_args (all of params) only when the result has no invocation key;
+    remove_values still runs over the whole result afterwards, so no_log options stay hidden."""
+    args = dict(params)
+    args["nodes"] = [dict(n, gpu_facts=facts_summary(n["gpu_facts"])) if isinstance(n, dict) and n.get("gpu_facts") is not None
+                     else n for n in params.get("nodes") or []]
+    return {"module_args": args}
+
+
 def _taint(taint, where):
     if not isinstance(taint, dict) or not taint.get("key"):
         raise LabelError("%s: a taint needs key, effect and optionally value" % where)
