@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient  # noqa: E402
 from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import (  # noqa: E402
     OWNED_LABELS,
+    label_facts,
     labels_from_facts,
 )
 from k8s_helpers import audit_log, fleet_tool, node_settled, node_writes  # noqa: E402
@@ -56,8 +57,8 @@ def settle(client, names, timeout=300):
     raise SystemExit("the new nodes did not become Ready within %ss" % timeout)
 
 
-def run_module(kubeconfig, names):
-    args = {"kubeconfig": kubeconfig, "nodes": [{"name": n, "gpu_facts": FACTS, "taints": [TAINT]} for n in names]}
+def run_module(kubeconfig, names, facts=FACTS):
+    args = {"kubeconfig": kubeconfig, "nodes": [{"name": n, "gpu_facts": facts, "taints": [TAINT]} for n in names]}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
     env = dict(os.environ, PYTHONPATH=str(ROOT / ".tmp" / "collections"))
@@ -96,14 +97,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--kubeconfig", default=str(ROOT / ".cluster" / "kubeconfig"))
+    parser.add_argument("--facts", choices=["whole", "trimmed"], default="whole",
+                        help="what the module gets per node: the whole gpu_facts result, or it through the gpu_label_facts filter")
     args = parser.parse_args(argv)
     fleet = fleet_tool()
-    log = audit_log()
+    log, why = audit_log(args.kubeconfig)
     if log is None:
-        raise SystemExit("this benchmark counts writes in the local control plane's audit log: run `make cluster-up` first")
+        raise SystemExit("this benchmark counts writes in the local control plane's audit log (%s): run `make cluster-up` first"
+                         " (or set INFEROPS_CLUSTER_DIR and INFEROPS_CLUSTER_NAME to the cluster behind --kubeconfig)" % why)
     client = K8sClient({"kubeconfig": args.kubeconfig})
     loop_client = K8sClient({"kubeconfig": args.kubeconfig})
     loop_client.api_client.user_agent = LOOP_AGENT
+    facts = FACTS if args.facts == "whole" else label_facts(FACTS)
     run_id = uuid.uuid4().hex[:5]
     groups = {side: "bench-%s-%s" % (side, run_id) for side in ("module", "loop")}
     doc = {"defaults": {"cpu": "32", "memory": "256Gi", "pods": "110", "driver": "580.159.04", "cuda": "13.0"},
@@ -116,7 +121,7 @@ def main(argv=None):
         rows = []
         for run in ("first run", "re-run (no change)"):
             rows.append(dict(measure(log, "gpu_node_labels", names["module"], "inferops-kubernetes",
-                                     lambda: run_module(args.kubeconfig, names["module"])), run=run))
+                                     lambda: run_module(args.kubeconfig, names["module"], facts)), run=run))
             rows.append(dict(measure(log, "per-node loop", names["loop"], LOOP_AGENT,
                                      lambda: run_loop(loop_client, names["loop"])), run=run))
         sample = client.get("v1", "Node", names["module"][0])["metadata"]
@@ -125,7 +130,7 @@ def main(argv=None):
         for group in groups.values():
             fleet.delete_nodes(args.kubeconfig, group)
 
-    report = {"nodes": args.nodes, "machine": "%s, %d CPUs" % (platform.platform(), os.cpu_count()), "rows": rows}
+    report = {"nodes": args.nodes, "facts": args.facts, "machine": "%s, %d CPUs" % (platform.platform(), os.cpu_count()), "rows": rows}
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "node_labels.json").write_text(json.dumps(report, indent=1))

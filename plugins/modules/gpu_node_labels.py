@@ -35,7 +35,11 @@ options:
         type: str
         required: true
       gpu_facts:
-        description: The registered result of P(inferops.kubernetes.gpu_facts#module) on that node's host.
+        description:
+          - The result of P(inferops.kubernetes.gpu_facts#module) on that node's host, whole or cut down with the
+            P(inferops.kubernetes.gpu_label_facts#filter) filter to what the labels are derived from (the same labels;
+            about a tenth of the arguments, which is what argument handling costs in proportion to on a large fleet).
+          - The result's C(invocation) shows it as C(gpu_present), C(gpu_count) and C(products) only.
         type: dict
       mig_strategy:
         description: The device plugin's MIG strategy, which decides the MIG labels.
@@ -77,7 +81,7 @@ EXAMPLES = r"""
     gpu_label_nodes: >-
       {{ gpu_label_nodes | default([]) + [{
            'name': item,
-           'gpu_facts': hostvars[item].ansible_facts.inferops_gpu,
+           'gpu_facts': hostvars[item].ansible_facts.inferops_gpu | inferops.kubernetes.gpu_label_facts,
            'mig_strategy': 'mixed',
            'taints': [{'key': 'nvidia.com/gpu', 'value': 'present', 'effect': 'NoSchedule'}]}] }}
   loop: "{{ groups['gpu_nodes'] }}"
@@ -96,6 +100,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+invocation:
+  description: The module arguments, each node's C(gpu_facts) shown as C(gpu_present), C(gpu_count) and C(products).
+  returned: always
+  type: dict
 nodes:
   description:
     - Per node, C(name), C(changed), and when changed C(labels_set), C(labels_removed), C(labels_before),
@@ -112,7 +120,7 @@ api_writes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import api_argument_spec, run_api_module
-from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import apply_node_labels
+from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels import apply_node_labels, invocation
 
 
 def main():
@@ -140,7 +148,8 @@ def main():
             ]
         return result
 
-    run_api_module(module, label)
+    # The result echoes the arguments with each gpu_facts cut to a summary, not megabytes of facts.
+    run_api_module(module, label, invocation=invocation(module.params))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ with the message of the InferopsError it raised, the error's class name and its 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InferopsError
 
@@ -18,11 +18,19 @@ def failure(exc: InferopsError) -> Dict[str, Any]:
     return result
 
 
-def run_module(module: Any, work: Callable[[], Dict[str, Any]]) -> None:
-    """Call work() and exit with the dict it returns; an InferopsError becomes a failed result."""
+def run_module(module: Any, work: Callable[[], Dict[str, Any]], invocation: Optional[Dict[str, Any]] = None) -> None:
+    """Call work() and exit with the dict it returns; an InferopsError becomes a failed result.
+
+    invocation, when given, is the result's invocation key on success and failure alike, in place of the
+    whole module arguments that AnsibleModule echoes otherwise (for modules whose arguments are large)."""
     try:
         result = work()
     except InferopsError as exc:
-        module.fail_json(**failure(exc))
+        result = failure(exc)
+        if invocation is not None:
+            result.setdefault("invocation", invocation)
+        module.fail_json(**result)
     else:
+        if invocation is not None:
+            result.setdefault("invocation", invocation)
         module.exit_json(**result)

@@ -35,6 +35,8 @@ def connect(params: Dict[str, Any], warn: Optional[Callable[[str], None]] = None
     return K8sClient(params, warn=warn)
 
 
-def run_api_module(module: Any, func: Callable[[K8sClient], Dict[str, Any]]) -> None:
-    """Exit with func(client)'s result; any InferopsError (a missing library too) becomes a failure."""
-    run_module(module, lambda: func(connect(module.params, warn=module.warn)))
+def run_api_module(module: Any, func: Callable[[K8sClient], Dict[str, Any]], invocation: Optional[Dict[str, Any]] = None) -> None:
+    """Exit with func(client)'s result; any InferopsError (a missing library too) becomes a failure.
+
+    invocation: see common.runner.run_module."""
+    run_module(module, lambda: func(connect(module.params, warn=module.warn)), invocation=invocation)

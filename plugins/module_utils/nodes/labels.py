@@ -97,6 +97,48 @@ def labels_from_facts(facts, mig_strategy, where):
     return labels
 
 
+def label_facts(facts):
+    """Of a gpu_facts result, only what labels_from_facts reads: the same labels come from it, in a tenth of the size.
+
+    Kept: gpu_present, driver_version, cuda_driver_version and per GPU its name, memory_total_mib, mig_capable,
+    the profile of each MIG device, and the name and memory of the MIG profiles in use on the node. Left out:
+    processes, PCI and UUID, placements, and the profiles no device uses."""
+    if not isinstance(facts, dict):
+        return facts
+    gpus = [g for g in facts.get("gpus") or [] if isinstance(g, dict)]
+    used = {d.get("profile") for g in gpus for d in g.get("mig_devices") or [] if isinstance(d, dict)}
+    trimmed = {k: facts[k] for k in ("gpu_present", "driver_version", "cuda_driver_version") if k in facts}
+    trimmed["gpus"] = [dict({k: g[k] for k in ("name", "memory_total_mib", "mig_capable") if k in g},
+                            mig_devices=[{"profile": d.get("profile")} for d in g.get("mig_devices") or [] if isinstance(d, dict)],
+                            mig_profiles=[{"name": p.get("name"), "memory_mib": p.get("memory_mib")}
+                                          for p in g.get("mig_profiles") or [] if isinstance(p, dict) and p.get("name") in used])
+                       for g in gpus]
+    return trimmed
+
+
+def facts_summary(facts):
+    """What the result's invocation shows of a gpu_facts dict: whether a GPU is there, the products and the count.
+
+    The whole gpu_facts result (~2-3 KB a node: every GPU's processes, MIG profiles, PCI ids) is the module's
+    input, not something to send back; echoed for 1000 nodes it was megabytes, and most of a no-op run."""
+    if not isinstance(facts, dict):
+        return facts
+    gpus = [g for g in facts.get("gpus") or [] if isinstance(g, dict)]
+    return {"gpu_present": bool(facts.get("gpu_present")), "gpu_count": len(gpus),
+            "products": sorted({str(g["name"]) for g in gpus if g.get("name")})}
+
+
+def invocation(params):
+    """The result's invocation: the module arguments with each node's gpu_facts replaced by facts_summary().
+
+    AnsibleModule adds invocation.module_args (all of params) only when the result has no invocation key;
+    remove_values still runs over the whole result afterwards, so no_log options stay hidden."""
+    args = dict(params)
+    args["nodes"] = [dict(n, gpu_facts=facts_summary(n["gpu_facts"])) if isinstance(n, dict) and n.get("gpu_facts") is not None
+                     else n for n in params.get("nodes") or []]
+    return {"module_args": args}
+
+
 def _taint(taint, where):
     if not isinstance(taint, dict) or not taint.get("key"):
         raise LabelError("%s: a taint needs key, effect and optionally value" % where)

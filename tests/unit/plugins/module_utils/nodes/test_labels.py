@@ -14,6 +14,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.nodes.labels i
     LabelError,
     apply_node_labels,
     desired_state,
+    label_facts,
     labels_from_facts,
     plan_node,
 )
@@ -51,6 +52,24 @@ def test_mixed_and_single_strategies():
     assert single["nvidia.com/gpu.product"] == "NVIDIA-H200-MIG-1g.18gb" and single["nvidia.com/gpu.count"] == "7"
     with pytest.raises(LabelError, match="single needs the same MIG profile on every GPU"):
         labels_from_facts(with_mig(["1g.18gb", "3g.71gb"]), "single", "nodes[2]")
+
+
+@pytest.mark.parametrize("facts, strategy", [
+    (FACTS, "none"), (FACTS, "mixed"),
+    (with_mig(["1g.18gb", "1g.18gb", "3g.71gb"]), "mixed"), (with_mig(["1g.18gb"] * 7), "single"),
+    ({"gpu_present": False, "gpus": [], "reason": "no driver"}, "none"),
+])
+def test_trimmed_facts_give_the_same_labels(facts, strategy):
+    trimmed = label_facts(facts)
+    assert labels_from_facts(trimmed, strategy, "n") == labels_from_facts(facts, strategy, "n")
+    assert len(json.dumps(trimmed)) * 4 < len(json.dumps(facts)) or not facts["gpus"]
+
+
+def test_trimmed_facts_keep_mixed_models_refused():
+    two = copy.deepcopy(FACTS)
+    two["gpus"].append(dict(copy.deepcopy(FACTS["gpus"][0]), name="NVIDIA H100 80GB HBM3"))
+    with pytest.raises(LabelError, match="different GPU models"):
+        labels_from_facts(label_facts(two), "none", "nodes[0]")
 
 
 def test_no_gpu_means_present_false():
