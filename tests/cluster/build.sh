@@ -102,8 +102,10 @@ wrapper_module() {
 
 # JSON from the go command is read with python3 (on every machine that runs this collection).
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-# replaces staging|other: the replace directives of a `go mod edit -json` document that point
-# into ./staging (printed as the module path), or all others (path, new path, version; tab-separated).
+# replaces staging|carried: of the replace directives of a `go mod edit -json` document, those that
+# point into ./staging (printed as the module path), or those to a published module version, which a
+# module that requires this one must carry over as they are (printed as `go mod edit` flags,
+# -replace=OLD=NEW@VERSION). A dependency's replace directives do not apply to the module that requires it.
 replaces() {
   python3 -c '
 import json, sys
@@ -111,10 +113,13 @@ for r in json.load(sys.stdin).get("Replace") or []:
     old, new = r["Old"]["Path"], r["New"]
     if sys.argv[1] == "staging" and new["Path"].startswith("./staging/"):
         print(old)
-    elif sys.argv[1] == "other" and not new["Path"].startswith("./"):
-        print("\t".join([old, new["Path"], new.get("Version", "")]))
+    elif sys.argv[1] == "carried" and not new["Path"].startswith("./") and new.get("Version"):
+        print("-replace=%s=%s@%s" % (old, new["Path"], new["Version"]))
 ' "$1"
 }
+
+# upstream_gomod DIR MODULE VERSION: the path of MODULE@VERSION's own go.mod, downloaded from DIR's module
+upstream_gomod() { (cd "$1" && go mod download -json "$2@$3" | json_field GoMod); }
 
 t0=$(date +%s)
 
@@ -133,13 +138,9 @@ if [ "$TARGET" = kserve ]; then
   log "kserve $KSERVE_VERSION (cmd/manager)"
   D="$WORK/kserve"
   wrapper_module "$D" github.com/kserve/kserve "$KSERVE_VERSION" github.com/kserve/kserve/cmd/manager
-  # A dependency's replace directives do not apply to the module that requires it: KServe's own
-  # (pins it builds with) are carried over from its downloaded go.mod.
-  KSERVE_GOMOD=$(cd "$D" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | json_field GoMod)
-  EDITS=()
-  while IFS=$'\t' read -r old new ver; do
-    if [ -n "$ver" ]; then EDITS+=("-replace=$old=$new@$ver"); fi
-  done < <(go mod edit -json "$KSERVE_GOMOD" | replaces other)
+  # KServe's own replace pins, carried over from its downloaded go.mod
+  KSERVE_GOMOD=$(upstream_gomod "$D" github.com/kserve/kserve "$KSERVE_VERSION")
+  mapfile -t EDITS < <(go mod edit -json "$KSERVE_GOMOD" | replaces carried)
   if [ "${#EDITS[@]}" -gt 0 ]; then (cd "$D" && go mod edit "${EDITS[@]}"); fi
   (cd "$D" && go mod tidy >&2 && go build -ldflags "-s -w" -o "$OUT/manager" github.com/kserve/kserve/cmd/manager)
   finish
@@ -168,7 +169,7 @@ wrapper_module "$D" k8s.io/kubernetes "$K8S_VERSION" "${PKGS[@]}"
 # k8s.io/kubernetes points every staging module (k8s.io/api, k8s.io/client-go, ...)
 # at ./staging/src. Outside its repository each one maps to its published tag
 # v0.<minor>.<patch>. The list comes from the downloaded go.mod, not from here.
-K8S_GOMOD=$(cd "$D" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | json_field GoMod)
+K8S_GOMOD=$(upstream_gomod "$D" k8s.io/kubernetes "$K8S_VERSION")
 STAGING_TAG="v0.${K8S_VERSION#v1.}"
 mapfile -t STAGING < <(go mod edit -json "$K8S_GOMOD" | replaces staging)
 [ "${#STAGING[@]}" -gt 0 ] || { log "no staging replaces found in $K8S_GOMOD"; exit 1; }
@@ -176,9 +177,8 @@ log "mapping ${#STAGING[@]} staging modules to $STAGING_TAG"
 EDITS=()
 for m in "${STAGING[@]}"; do EDITS+=("-replace=$m=$m@$STAGING_TAG"); done
 # carry any non-staging replace of the upstream go.mod over as it is
-while IFS=$'\t' read -r old new ver; do
-  if [ -n "$ver" ]; then EDITS+=("-replace=$old=$new@$ver"); fi
-done < <(go mod edit -json "$K8S_GOMOD" | replaces other)
+mapfile -t CARRIED < <(go mod edit -json "$K8S_GOMOD" | replaces carried)
+EDITS+=("${CARRIED[@]}")
 (cd "$D" && go mod edit "${EDITS[@]}" && go mod tidy >&2)
 MINOR=${K8S_VERSION#v1.}
 MINOR=${MINOR%%.*}
