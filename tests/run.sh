@@ -62,17 +62,15 @@ EOF
     started_cluster=yes
   fi
   t0=$SECONDS
-  # the real node imports the images: their background build finishes first (cluster.sh would
-  # otherwise wait on its lock)
   tests/cluster/build.sh >/dev/null || { echo "error: the local control plane could not be built" >&2; exit 1; }
-  # KServe's controller manager, for the real node's KServe tests (tests/cluster/kserve.sh): built in
-  # the background while the cluster starts and the linters run; cached, so a warm run returns at once
   kserve_build=""
   if [ -n "$images_setup" ]; then
+    # KServe's controller manager, for the real node's KServe test (tests/cluster/kserve.sh): built in
+    # the background while the cluster starts and the linters run; cached, so a warm run returns at once
     tests/cluster/build.sh kserve >.tmp/logs/kserve-build.log 2>&1 &
     kserve_build=$!
-  fi
-  if [ -n "$images_setup" ]; then
+    # the real node imports the images: their background build finishes first (cluster.sh would
+    # otherwise wait on its lock)
     stage "real node images (tests/node/images.sh build)" waited images "$images_setup" .tmp/logs/images-build.log
   fi
   tests/cluster/cluster.sh up || { echo "error: the local control plane did not start" >&2; exit 1; }
