@@ -24,13 +24,9 @@ def run_module(module: Any, work: Callable[[], Dict[str, Any]], invocation: Opti
     invocation, when given, is the result's invocation key on success and failure alike, in place of the
     whole module arguments that AnsibleModule echoes otherwise (for modules whose arguments are large)."""
     try:
-        result = work()
+        result, finish = work(), module.exit_json
     except InferopsError as exc:
-        result = failure(exc)
-        if invocation is not None:
-            result.setdefault("invocation", invocation)
-        module.fail_json(**result)
-    else:
-        if invocation is not None:
-            result.setdefault("invocation", invocation)
-        module.exit_json(**result)
+        result, finish = failure(exc), module.fail_json
+    if invocation is not None:
+        result.setdefault("invocation", invocation)
+    finish(**result)
