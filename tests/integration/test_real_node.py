@@ -56,10 +56,15 @@ def real_node(k8s):
 
 
 @pytest.fixture(scope="session")
-def triton_image(real_node):  # pylint: disable=unused-argument
+def local_images(real_node):  # pylint: disable=unused-argument
+    """name -> ref@digest of the node's images (tests/node/images.sh's manifest)."""
     manifest = json.loads((STATE / "images.json").read_text())
-    image = manifest["tritonserver"]
-    return "%s@%s" % (image["ref"], image["digest"])
+    return {name: "%s@%s" % (image["ref"], image["digest"]) for name, image in manifest.items()}
+
+
+@pytest.fixture(scope="session")
+def triton_image(local_images):
+    return local_images["tritonserver"]
 
 
 @pytest.fixture(scope="session")
@@ -140,12 +145,12 @@ def ready_since(pod):
     return None
 
 
-def executed_lines(api, namespace, pod):
-    """The model's execute() lines in the server container's log, with the kubelet's timestamps."""
-    text = kclient.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, container="server", timestamps=True)
+def logged_at(api, namespace, pod, container, marker):
+    """The kubelet's timestamps of the container's log lines that hold marker (the model's own lines)."""
+    text = kclient.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, container=container, timestamps=True)
     lines = []
     for line in text.splitlines():
-        if EXECUTED in line:
+        if marker in line:
             stamp = line.split(" ", 1)[0]
             # RFC 3339 with nanoseconds: Python keeps microseconds
             head, _dot, frac = stamp.rstrip("Z").partition(".")
@@ -153,8 +158,25 @@ def executed_lines(api, namespace, pod):
     return lines
 
 
-def kubectl_exec(kubeconfig, namespace, pod, *command):
-    return subprocess.run([_tool("kubectl"), "--kubeconfig", kubeconfig, "exec", "-n", namespace, pod, "-c", "server", "--"]
+def executed_lines(api, namespace, pod):
+    """The model's execute() lines in Triton's container log."""
+    return logged_at(api, namespace, pod, "server", EXECUTED)
+
+
+def restricted_probe(kubeconfig, namespace, pod, container):
+    """From a process in the container: (uid, gid, CapEff, CapPrm, what a write to / gives)."""
+    probe = kubectl_exec(kubeconfig, namespace, pod, "python3", "-c",
+                         "import os\n"
+                         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
+                         "try:\n    open('/written-by-test', 'w')\n    ro = 'writable'\n"
+                         "except OSError as e:\n    ro = e.strerror\n"
+                         "print(os.getuid(), os.getgid(), *caps, ro)", container=container)
+    assert probe.returncode == 0, probe.stderr
+    return tuple(probe.stdout.strip().split(" ", 4))
+
+
+def kubectl_exec(kubeconfig, namespace, pod, *command, container="server"):
+    return subprocess.run([_tool("kubectl"), "--kubeconfig", kubeconfig, "exec", "-n", namespace, pod, "-c", container, "--"]
                           + list(command), capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -185,14 +207,7 @@ def test_triton_runs_restricted_warmed_and_serves(k8s, api, kubeconfig, namespac
 
     # The kubelet enforced the restricted context: a process in the container is uid 1000 with no
     # capabilities, and the root filesystem refuses a write.
-    probe = kubectl_exec(kubeconfig, namespace, pod["metadata"]["name"], "python3", "-c",
-                         "import os\n"
-                         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
-                         "try:\n    open('/written-by-test', 'w')\n    ro = 'writable'\n"
-                         "except OSError as e:\n    ro = e.strerror\n"
-                         "print(os.getuid(), os.getgid(), *caps, ro)")
-    assert probe.returncode == 0, probe.stderr
-    uid, gid, cap_eff, cap_prm, write = probe.stdout.strip().split(" ", 4)
+    uid, gid, cap_eff, cap_prm, write = restricted_probe(kubeconfig, namespace, pod["metadata"]["name"], "server")
     assert (uid, gid) == ("1000", "1000")
     assert int(cap_eff, 16) == 0 and int(cap_prm, 16) == 0
     assert write == "Read-only file system"
@@ -343,12 +358,6 @@ def kserve_controller(k8s, real_node, upstream_crds):  # pylint: disable=unused-
         subprocess.run([str(KSERVE_SH), "down"], capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture(scope="session")
-def local_images(real_node):  # pylint: disable=unused-argument
-    manifest = json.loads((STATE / "images.json").read_text())
-    return {name: "%s@%s" % (image["ref"], image["digest"]) for name, image in manifest.items()}
-
-
 @pytest.fixture
 def kserve_namespace(api, namespace, kserve_controller):  # pylint: disable=unused-argument
     """The test's namespace, opted in to the local KServe's webhooks (kserve.sh registers them for this label)."""
@@ -399,14 +408,8 @@ def kserve_pods(k8s, namespace, name="iris"):
 
 
 def predicted_lines(api, namespace, pod):
-    """The model's prediction lines in the model server's log, with the kubelet's timestamps."""
-    text = kclient.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, container="kserve-container", timestamps=True)
-    stamps = []
-    for line in text.splitlines():
-        if PREDICTED in line:
-            head, _dot, frac = line.split(" ", 1)[0].rstrip("Z").partition(".")
-            stamps.append(datetime.fromisoformat("%s.%s+00:00" % (head, (frac + "000000")[:6])))
-    return stamps
+    """The model's prediction lines in KServe's model server log."""
+    return logged_at(api, namespace, pod, "kserve-container", PREDICTED)
 
 
 def test_kserve_controller_runs_the_model_server_restricted_warmed_and_serving(
@@ -455,17 +458,7 @@ def test_kserve_controller_runs_the_model_server_restricted_warmed_and_serving(
     assert len(predicted_lines(api, namespace, name)) == 7
 
     # The kubelet enforced the restricted context on KServe's container
-    probe = subprocess.run(
-        [_tool("kubectl"), "--kubeconfig", kubeconfig, "exec", "-n", namespace, name, "-c", "kserve-container", "--",
-         "python3", "-c",
-         "import os\n"
-         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
-         "try:\n    open('/written-by-test', 'w')\n    ro = 'writable'\n"
-         "except OSError as e:\n    ro = e.strerror\n"
-         "print(os.getuid(), os.getgid(), *caps, ro)"],
-        capture_output=True, text=True, timeout=60, check=False)
-    assert probe.returncode == 0, probe.stderr
-    uid, gid, cap_eff, cap_prm, write = probe.stdout.strip().split(" ", 4)
+    uid, gid, cap_eff, cap_prm, write = restricted_probe(kubeconfig, namespace, name, "kserve-container")
     assert (uid, gid) == ("1000", "1000")
     assert int(cap_eff, 16) == 0 and int(cap_prm, 16) == 0
     assert write == "Read-only file system"
