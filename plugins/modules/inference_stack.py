@@ -307,6 +307,22 @@ options:
       canary_traffic_percent:
         description: Share of traffic, 0 to 100, for the latest revision; the previous one serves the rest.
         type: int
+      max_replicas:
+        description:
+          - The most replicas KServe's own autoscaler may run; O(replicas) is the least. Defaults to O(replicas) (at least
+            1), which leaves the replica count fixed.
+          - To scale on a GPU or queue signal instead, use M(inferops.kubernetes.inference_autoscaling), which turns
+            KServe's own autoscaler off for this InferenceService.
+        type: int
+      scale_metric:
+        description:
+          - The metric KServe's own autoscaler scales on. V(Standard) mode (KServe makes an HPA) takes V(cpu) or V(memory);
+            V(concurrency) and V(rps) are Knative's and need O(kserve.deployment_mode=Knative).
+        type: str
+        choices: [cpu, memory, concurrency, rps]
+      scale_target:
+        description: The target of O(kserve.scale_metric) per replica (for V(cpu), a utilisation percentage).
+        type: int
   overrides:
     description:
       - Partial objects deep-merged into the built ones, matched by C(kind) (and C(metadata.name) when given);
@@ -314,6 +330,17 @@ options:
     type: list
     elements: dict
     default: []
+  service_account:
+    description:
+      - The ServiceAccount the pods run as; the namespace's V(default) account when not given. The account must exist
+        (M(inferops.kubernetes.inference_access) writes one with least-privilege RBAC).
+    type: str
+  service_account_token:
+    description:
+      - Mount the account's API token into the pods. Off by default, as a model server needs no Kubernetes API; turn it
+        on only for a server that calls the API.
+    type: bool
+    default: false
   create_namespace:
     description:
       - Create O(namespace) too, with Pod Security C(restricted) enforced (the stack's pods are built to pass it).

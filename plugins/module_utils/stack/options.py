@@ -77,6 +77,8 @@ STACK_OPTIONS: Dict[str, Dict[str, Any]] = dict(
     termination_grace_period=dict(type="int", default=60),
     max_unavailable=dict(type="raw", default=1),
     read_only_root_filesystem=dict(type="bool", default=True),
+    service_account=dict(type="str"),
+    service_account_token=dict(type="bool", default=False),
     warmup=dict(
         type="dict",
         options=dict(
@@ -98,6 +100,9 @@ STACK_OPTIONS: Dict[str, Dict[str, Any]] = dict(
             protocol=dict(type="str", choices=list(runtimes.KSERVE_PROTOCOLS), default="v1"),
             runtime=dict(type="str"),
             canary_traffic_percent=dict(type="int"),
+            max_replicas=dict(type="int"),
+            scale_metric=dict(type="str", choices=list(runtimes.KSERVE_SCALE_METRICS)),
+            scale_target=dict(type="int"),
         ),
     ),
     overrides=dict(type="list", elements="dict", default=[]),

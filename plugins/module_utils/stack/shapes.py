@@ -87,6 +87,10 @@ class KserveSpec(TypedDict):
     #: a (Cluster)ServingRuntime to use instead of the one the module renders
     runtime: Optional[str]
     canary_traffic_percent: Optional[int]
+    #: KServe's own autoscaler: the most replicas (the least is StackSpec.replicas), its metric and target
+    max_replicas: int
+    scale_metric: Optional[str]
+    scale_target: Optional[int]
 
 
 class StackSpec(TypedDict):
@@ -112,6 +116,9 @@ class StackSpec(TypedDict):
     #: a number of pods or a percentage such as "25%"
     max_unavailable: Union[int, str]
     read_only_root_filesystem: bool
+    #: the ServiceAccount the pods run as (None: the namespace's default) and whether they get its API token
+    service_account: Optional[str]
+    service_account_token: bool
     warmup: Optional[WarmupSpec]
     kserve: KserveSpec
     #: partial objects merged into the built ones

@@ -55,7 +55,7 @@ MODEL_OPTIONS = (
 )
 GPU_OPTIONS = ("count", "resource", "mig_profile", "mig_strategy", "product")
 WARMUP_OPTIONS = ("count", "body", "content_type", "inputs", "image", "listen_port", "poll_interval_s", "request_timeout_s")
-KSERVE_OPTIONS = ("deployment_mode", "protocol", "runtime", "canary_traffic_percent")
+KSERVE_OPTIONS = ("deployment_mode", "protocol", "runtime", "canary_traffic_percent", "max_replicas", "scale_metric", "scale_target")
 SPREAD_CHOICES = ("none", "prefer", "require")
 # Triton backends that do not complete a model configuration from the model file: inputs and outputs must be given.
 NO_AUTOCOMPLETE_BACKENDS = ("pytorch", "python")
@@ -321,7 +321,7 @@ def _model(runtime: Runtime, value: Any, kserve: KserveSpec) -> ModelSpec:
     return cast("ModelSpec", spec)  # built key by key above
 
 
-def _kserve(runtime: Runtime, value: Any) -> KserveSpec:
+def _kserve(runtime: Runtime, value: Any, replicas: int) -> KserveSpec:
     kserve = _mapping("kserve", value, KSERVE_OPTIONS, "{deployment_mode: Standard, protocol: v2}")
     if kserve and not runtime.kserve_options:
         _fail("kserve", "applies to runtime kserve only", "Leave it out for %s." % runtime.name)
@@ -340,7 +340,26 @@ def _kserve(runtime: Runtime, value: Any) -> KserveSpec:
     canary = kserve.get("canary_traffic_percent")
     if canary is not None:
         canary = _whole("kserve.canary_traffic_percent", canary, 0, 100, what="a percentage")
-    return {"deployment_mode": mode, "protocol": protocol, "runtime": runtime_name, "canary_traffic_percent": canary}
+    # KServe's own autoscaler: replicas is its minimum, max_replicas its maximum (equal by default: no scaling)
+    max_replicas = kserve.get("max_replicas")
+    if max_replicas is None:
+        max_replicas = max(replicas, 1)
+    else:
+        max_replicas = _whole("kserve.max_replicas", max_replicas, 1)
+        if max_replicas < replicas:
+            _fail("kserve.max_replicas", "%d is below replicas (%d), KServe's minimum" % (max_replicas, replicas),
+                  "Give max_replicas of at least %d, or lower replicas." % replicas)
+    metric = kserve.get("scale_metric")
+    if metric is not None and metric not in kserve_runtime.SCALE_METRICS[mode]:
+        _fail("kserve.scale_metric", "%r is not a metric KServe scales on in %s mode" % (metric, mode),
+              "Use %s; concurrency and rps need deployment_mode Knative." % " or ".join(kserve_runtime.SCALE_METRICS[mode]))
+    target = kserve.get("scale_target")
+    if target is not None:
+        target = _whole("kserve.scale_target", target, 1)
+        if metric is None:
+            _fail("kserve.scale_target", "a target without a metric", "Set kserve.scale_metric too, for example cpu.")
+    return {"deployment_mode": mode, "protocol": protocol, "runtime": runtime_name, "canary_traffic_percent": canary,
+            "max_replicas": max_replicas, "scale_metric": metric, "scale_target": target}
 
 
 def _gpu(value: Any) -> Optional[GpuSpec]:
@@ -563,11 +582,11 @@ def validate(params: Dict[str, Any]) -> StackSpec:
     runtime = rt.get(merged["runtime"])
     name = _name("name", merged["name"], runtime.max_name_length, dns1035=True)
     namespace = _name("namespace", merged["namespace"])
-    kserve = _kserve(runtime, merged["kserve"])
-    model = _model(runtime, merged["model"], kserve)
     replicas = merged["replicas"]
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         _fail("replicas", "must be a whole number 0 or more, got %r" % (replicas,), "For example 2; 0 stops serving.")
+    kserve = _kserve(runtime, merged["kserve"], replicas)
+    model = _model(runtime, merged["model"], kserve)
     gpu = _gpu(merged["gpu"])
     resources = _resources(merged["resources"], gpu)
     node_selector = _labels("node_selector", merged["node_selector"], "{nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}")
@@ -601,6 +620,11 @@ def validate(params: Dict[str, Any]) -> StackSpec:
         max_unavailable = _whole("max_unavailable", max_unavailable, 0, what="a number of pods or a percentage such as '25%'")
     if not isinstance(merged["read_only_root_filesystem"], bool):
         _fail("read_only_root_filesystem", "expected true or false", "Set true or false.")
+    service_account = merged["service_account"]
+    if service_account is not None:
+        service_account = _name("service_account", service_account, 253)
+    if not isinstance(merged["service_account_token"], bool):
+        _fail("service_account_token", "expected true or false", "Set true only when the model server calls the Kubernetes API.")
     if not isinstance(merged["create_namespace"], bool):
         _fail("create_namespace", "expected true or false", "Set true or false.")
     return {
@@ -621,6 +645,8 @@ def validate(params: Dict[str, Any]) -> StackSpec:
         "termination_grace_period": _whole("termination_grace_period", merged["termination_grace_period"], 0),
         "max_unavailable": max_unavailable,
         "read_only_root_filesystem": merged["read_only_root_filesystem"],
+        "service_account": service_account,
+        "service_account_token": merged["service_account_token"],
         "warmup": warmup,
         "kserve": kserve,
         "overrides": _overrides(merged["overrides"]),

@@ -27,13 +27,16 @@ def pod_spec(spec: StackSpec, runtime, server, volumes, extra_containers=()):
     server["securityContext"] = common.container_security_context(spec)
     server["lifecycle"] = common.lifecycle()
     pod = {
-        "automountServiceAccountToken": False,
+        # no API token in the pods unless the model service says it calls the API
+        "automountServiceAccountToken": spec["service_account_token"],
         "enableServiceLinks": False,
         "securityContext": common.pod_security_context(),
         "terminationGracePeriodSeconds": spec["termination_grace_period"],
         "containers": [server] + list(extra_containers),
         "volumes": [v for v in volumes if v],
     }
+    if spec["service_account"]:
+        pod["serviceAccountName"] = spec["service_account"]
     return common.place(pod, spec)
 
 

@@ -37,5 +37,6 @@ def get(name):
 TRITON_BACKENDS = triton.BACKENDS
 TRITON_INSTANCE_KINDS = triton.INSTANCE_KINDS
 KSERVE_PROTOCOLS = kserve.PROTOCOLS
+KSERVE_SCALE_METRICS = tuple(dict.fromkeys(m for metrics in kserve.SCALE_METRICS.values() for m in metrics))
 WARMUP_IMAGE = _warmup.IMAGE
 WARMUP_PORT = _warmup.PORT

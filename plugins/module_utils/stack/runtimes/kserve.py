@@ -33,6 +33,9 @@ DEPLOYMENT_MODES = ("Standard", "Knative")
 # Names KServe still reads but has renamed; the module asks for the current ones.
 LEGACY_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
 PROTOCOLS = ("v1", "v2")
+# The predictor's scaleMetric: KServe's own HPA (Standard mode) scales on cpu or memory; concurrency and rps are
+# Knative's autoscaler metrics.
+SCALE_METRICS = {"Standard": ("cpu", "memory"), "Knative": ("concurrency", "rps", "cpu", "memory")}
 MODEL_ROOT = "/mnt/models"
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -102,15 +105,21 @@ def inference_service(spec: StackSpec, runtime):
     model_spec.update(_probes(spec, runtime))
     predictor = {
         "minReplicas": spec["replicas"],
-        "maxReplicas": max(spec["replicas"], 1),
+        "maxReplicas": kserve["max_replicas"],
         "labels": common.labels(spec),
-        "automountServiceAccountToken": False,
+        "automountServiceAccountToken": spec["service_account_token"],
         "securityContext": common.pod_security_context(),
         "terminationGracePeriodSeconds": spec["termination_grace_period"],
         "model": model_spec,
         # scratch space for the model server, so that its root filesystem can stay read-only
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
+    if spec["service_account"]:
+        predictor["serviceAccountName"] = spec["service_account"]
+    if kserve["scale_metric"]:
+        predictor["scaleMetric"] = kserve["scale_metric"]
+    if kserve["scale_target"] is not None:
+        predictor["scaleTarget"] = kserve["scale_target"]
     if kserve["canary_traffic_percent"] is not None:
         predictor["canaryTrafficPercent"] = kserve["canary_traffic_percent"]
     common.place(predictor, spec)

@@ -353,6 +353,22 @@ def test_rollout_strategy_and_pdb():
     assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
+def test_kserve_own_autoscaler_settings_and_service_account():
+    isvc = by_kind(build("kserve", replicas=2, service_account="iris-reader",
+                         kserve={"max_replicas": 6, "scale_metric": "cpu", "scale_target": 70})[1])[("InferenceService", "demo")]
+    predictor = isvc["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 6)
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 70)
+    assert (predictor["serviceAccountName"], predictor["automountServiceAccountToken"]) == ("iris-reader", False)
+
+
+def test_pods_run_as_the_named_account_and_get_its_token_only_when_asked():
+    pod = by_kind(build("triton")[1])[("Deployment", "demo")]["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False
+    pod = by_kind(build("triton", service_account="demo", service_account_token=True)[1])[("Deployment", "demo")]["spec"]["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("demo", True)
+
+
 def test_kserve_inference_service_and_serving_runtime():
     objects = build("kserve", replicas=2, gpu={"count": 1, "product": "Tesla-T4"},
                     kserve={"deployment_mode": "Knative", "protocol": "v2", "canary_traffic_percent": 10})[1]

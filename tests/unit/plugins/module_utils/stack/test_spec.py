@@ -107,7 +107,8 @@ def test_tf_serving_version_policy_defaults():
 
 def test_kserve_pvc_becomes_pvc_uri_and_modes_default():
     spec = stack_spec.validate(params("kserve", model={"name": "m", "format": "sklearn", "pvc": "models", "path": "iris"}))
-    assert spec["kserve"] == {"deployment_mode": "Standard", "protocol": "v1", "runtime": None, "canary_traffic_percent": None}
+    assert spec["kserve"] == {"deployment_mode": "Standard", "protocol": "v1", "runtime": None, "canary_traffic_percent": None,
+                              "max_replicas": 1, "scale_metric": None, "scale_target": None}
     assert spec["image"].endswith("sklearnserver:v0.17.0")
 
 
