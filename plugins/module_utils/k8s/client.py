@@ -80,6 +80,15 @@ def _unknown_resource(exc: ApiException) -> bool:
     return isinstance(body, dict) and not (body.get("details") or {}).get("name")
 
 
+def _where(api_version: str) -> Dict[str, str]:
+    """Where the dynamic client looks a kind up: an apiVersion without a group ("v1") is the core group under /api.
+
+    Without the prefix, the library reads the v1 resources of every API group to find a core kind (a
+    discovery GET per group, twenty and more on a cold cache).
+    """
+    return {} if "/" in api_version else {"prefix": "api"}
+
+
 def _kubeconfig_contexts(path_or_dict: Union[str, Dict[str, Any]]) -> List[str]:
     try:
         if isinstance(path_or_dict, dict):
@@ -205,13 +214,14 @@ class K8sClient:
 
     def resource(self, api_version: str, kind: str) -> Any:
         """The dynamic Resource for apiVersion/kind; a missing CRD gets a message that says what to install."""
+        where = _where(api_version)
         try:
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+            return self.dynamic.resources.get(api_version=api_version, kind=kind, **where)
         except ResourceNotFoundError:
             raise missing_crd_error(api_version, kind)
         except ResourceNotUniqueError:
             # A kind served as both the resource and a subresource: pick the top-level one.
-            for candidate in self.dynamic.resources.search(api_version=api_version, kind=kind):
+            for candidate in self.dynamic.resources.search(api_version=api_version, kind=kind, **where):
                 if "/" not in candidate.name:
                     return candidate
             raise missing_crd_error(api_version, kind)
@@ -247,7 +257,7 @@ class K8sClient:
         """Raise the missing-CRD error when fresh discovery does not know the kind (cached discovery did)."""
         self.invalidate_discovery()
         try:
-            self.dynamic.resources.get(api_version=api_version, kind=kind)
+            self.dynamic.resources.get(api_version=api_version, kind=kind, **_where(api_version))
         except ResourceNotFoundError:
             raise missing_crd_error(api_version, kind)
         except Exception:  # pylint: disable=broad-except

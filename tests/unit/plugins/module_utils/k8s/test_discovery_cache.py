@@ -156,6 +156,16 @@ def test_a_second_client_reads_no_discovery(server, cache_home):
     assert server.discovery_gets() == first + 1
 
 
+def test_a_core_kind_is_looked_up_in_the_core_group_only(server, cache_home):
+    for group in ("batch", "policy", "example.com"):
+        server.serve(group + "/v1", [_resource("things", "Thing")])
+    client = _client(server)
+    assert client.resource("v1", "ConfigMap").group == ""
+    # the core group's resources, and no other group's v1 list (the library alone would read all of them)
+    assert [path for path in server.gets if path.endswith("/v1")] == ["/api/v1"]
+    assert client.resource("batch/v1", "Thing").group == "batch"
+
+
 def test_one_cache_file_per_server_and_per_identity(server, cache_home, tmp_path):
     other = _DiscoveryServer()
     thread = threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
