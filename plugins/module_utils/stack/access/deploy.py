@@ -43,7 +43,13 @@ def escalation_error(exc: K8sAuthError, spec) -> K8sAuthError:
         "permission the Role grants, and RBAC's escalation prevention lets nobody grant more than they have. Either grant "
         "the deployer those permissions in %s, or let it grant them without holding them: the verbs escalate on roles and "
         "bind on roles (apiGroups rbac.authorization.k8s.io) in that namespace. The API server said: %s"
-        % (spec["namespace"], spec["name"], spec["namespace"], exc.msg), status=exc.details.get("status"))
+        % (spec["namespace"], spec["name"], spec["namespace"], _api_words(exc.msg)), status=exc.details.get("status"))
+
+
+def _api_words(message):
+    """What the API server itself said, out of the general 403 message (whose RBAC advice this one replaces)."""
+    said = message.split("The API server said: ", 1)[-1]
+    return said.split(". Grant that verb", 1)[0].rstrip(".") + "."
 
 
 def _summary(outcome):

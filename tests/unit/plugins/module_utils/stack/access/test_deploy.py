@@ -28,7 +28,8 @@ class FakeClient:
         if self.refuse and obj["kind"] == self.refuse:
             raise K8sAuthError('403 Forbidden: the identity in use may not apply Role serving/bert. The API server said: roles.rbac.'
                                'authorization.k8s.io "bert" is forbidden: user "deployer" is attempting to grant RBAC '
-                               'permissions not currently held: {APIGroups:[""], Resources:["pods"], Verbs:["watch"]}.',
+                               'permissions not currently held: {APIGroups:[""], Resources:["pods"], Verbs:["watch"]}. '
+                               'Grant that verb on that resource with RBAC, or use an identity that has it.',
                                status=403)
         stored = json.loads(json.dumps(obj))
         stored["metadata"]["managedFields"] = [{"manager": field_manager, "fieldsV1": {"f:spec": {}}}]
@@ -90,6 +91,9 @@ def test_escalation_refusal_names_escalate_and_bind():
         present(FakeClient(refuse="Role"), BASE)
     assert "escalation prevention" in err.value.msg
     assert "escalate on roles and bind on roles" in err.value.msg and "serving" in err.value.msg
+    # the API server's own words once, without the general 403 advice this message replaces
+    assert err.value.msg.count("The API server said") == 1 and "Grant that verb" not in err.value.msg
+    assert err.value.msg.endswith('Verbs:["watch"]}.')
 
 
 def test_other_forbidden_errors_pass_through_unchanged():
