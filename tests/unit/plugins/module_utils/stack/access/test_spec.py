@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import options
@@ -102,3 +103,29 @@ def test_named_account_and_token():
 
 def test_kserve_ports_follow_the_ports_option():
     assert validate({"name": "iris", "runtime": "kserve", "ports": {"http": 9080}})["ports"] == {"http": 9080, "grpc": 8081}
+
+
+def filled(argument_spec, params):
+    """params as AnsibleModule hands them over: every option present, nested defaults filled in."""
+    result = ArgumentSpecValidator(argument_spec).validate(copy.deepcopy(params))
+    assert not result.error_messages, result.error_messages
+    return result.validated_parameters
+
+
+PLAIN_INPUTS = [
+    BASE,
+    merged(BASE, {"rbac": {"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["get"]}]}}),
+    merged(BASE, {"network_policy": {"egress": [{"cidr": "10.0.0.0/8"}]}, "rbac": {"presets": ["read_pods_and_services"]}}),
+]
+
+
+@pytest.mark.parametrize("params", PLAIN_INPUTS)
+def test_spec_applies_the_argument_spec_defaults(params):
+    assert validate(params) == validate(filled(options.ACCESS_OPTIONS, params))
+
+
+def test_default_check_finds_a_difference():
+    changed = copy.deepcopy(options.ACCESS_OPTIONS)
+    changed["network_policy"]["options"]["egress"]["options"]["ports"]["default"] = [9000]
+    params = PLAIN_INPUTS[2]
+    assert validate(params) != validate(filled(changed, params))
