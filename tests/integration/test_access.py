@@ -121,13 +121,13 @@ def test_policy_selects_exactly_the_stacks_pods_and_admission_still_passes(kubec
         kubeconfig=kubeconfig, namespace=namespace, name="densenet", runtime="torchserve", replicas=2,
         model={"name": "densenet", "storage_uri": "https://models.example.com/densenet161.mar"}, wait=True, wait_timeout=90))
     assert stack["rc"] == 0, stack.get("msg")
-    decoy = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "decoy", "namespace": namespace,
-                                                             "labels": {"app.kubernetes.io/instance": "other",
-                                                                        "app.kubernetes.io/component": "model-server"}},
-             "spec": {"automountServiceAccountToken": False, "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
-                                                                                  "seccompProfile": {"type": "RuntimeDefault"}},
-                      "containers": [{"name": "c", "image": "registry.invalid/x:1.0", "securityContext": {
-                          "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}}
+    # a pod of another instance, with the same component label: the policy must not select it
+    labels = {"app.kubernetes.io/instance": "other", "app.kubernetes.io/component": "model-server"}
+    restricted_container = {"name": "c", "image": "registry.invalid/x:1.0", "securityContext": {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+    pod_security = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+    decoy = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "decoy", "namespace": namespace, "labels": labels},
+             "spec": {"automountServiceAccountToken": False, "securityContext": pod_security, "containers": [restricted_container]}}
     k8s.resource("v1", "Pod").create(namespace=namespace, body=decoy)
     result = access(kubeconfig, namespace, **ACCESS)
     assert result["rc"] == 0, result.get("msg")
@@ -161,7 +161,7 @@ def test_kserve_policy_is_accepted_with_kserves_labels(kubeconfig, k8s, namespac
 
 def test_options_no_longer_asked_for_are_removed_and_absent_removes_the_rest(kubeconfig, k8s, namespace):
     assert access(kubeconfig, namespace, **ACCESS)["rc"] == 0
-    fewer = dict(ACCESS, rbac=None, network_policy={"enabled": False})
+    fewer = {**ACCESS, "rbac": None, "network_policy": {"enabled": False}}
     result = access(kubeconfig, namespace, **fewer)
     assert result["rc"] == 0 and result["changed"] is True
     assert sorted(result["removed"]) == sorted("%s %s/densenet" % (kind, namespace) for kind in ("Role", "RoleBinding", "NetworkPolicy"))
@@ -179,7 +179,7 @@ def test_options_no_longer_asked_for_are_removed_and_absent_removes_the_rest(kub
 
 
 def test_bad_input_writes_nothing(kubeconfig, k8s, namespace):
-    wild = dict(ACCESS, rbac={"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["*"]}]})
+    wild = {**ACCESS, "rbac": {"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["*"]}]}}
     result = access(kubeconfig, namespace, **wild)
     assert result["rc"] == 1 and result["msg"].startswith("rbac.rules[0].verbs[0]: '*' is a wildcard")
     assert "allow_wildcards" in result["msg"]
