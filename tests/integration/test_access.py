@@ -8,11 +8,10 @@ prove what the API server accepts and which pods the policy selects, not which p
 from __future__ import annotations
 
 import pytest
-import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from k8s_helpers import run_module, wait_until
+from k8s_helpers import assert_contains, load_rendered, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +36,6 @@ def stored(k8s, namespace):
 
 def versions(k8s, namespace):
     return {kind: obj and obj["metadata"]["resourceVersion"] for kind, obj in stored(k8s, namespace).items()}
-
-
-def assert_contains(got, sent, where):
-    """Every field sent is stored with the same value (nothing pruned or rewritten)."""
-    if isinstance(sent, dict):
-        assert isinstance(got, dict), "%s: %r stored as %r" % (where, sent, got)
-        for key, value in sent.items():
-            assert key in got, "%s.%s was dropped by the API server" % (where, key)
-            assert_contains(got[key], value, "%s.%s" % (where, key))
-    elif isinstance(sent, list):
-        assert isinstance(got, list) and len(got) == len(sent), "%s: %r stored as %r" % (where, sent, got)
-        for index, (a, b) in enumerate(zip(got, sent)):
-            assert_contains(a, b, "%s[%d]" % (where, index))
-    else:
-        assert got == sent, "%s: sent %r, stored %r" % (where, sent, got)
 
 
 def can(k8s, namespace, account, verb, resource, where=None, name=None):
@@ -82,9 +66,7 @@ def test_objects_stored_whole_idempotent_and_check_mode_writes_nothing(kubeconfi
     assert [o["ref"].split()[0] for o in applied["objects"]] == ["ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"]
     rendered = run_module("inference_access", dict(ACCESS, namespace=namespace, mode="render", render_dir=str(tmp_path)))
     got = stored(k8s, namespace)
-    for path in rendered["rendered_files"]:
-        with open(path, encoding="utf-8") as handle:
-            sent = yaml.safe_load(handle)
+    for sent in load_rendered(rendered["rendered_files"]):
         assert_contains(got[sent["kind"]], sent, sent["kind"])
     assert got["ServiceAccount"]["automountServiceAccountToken"] is False
     before = versions(k8s, namespace)
