@@ -59,7 +59,7 @@ def _no_wildcard(path, values, allow_wildcards, fix):
     for index, value in enumerate(values):
         if "*" in value and not allow_wildcards:
             _fail("%s[%d]" % (path, index), "%r is a wildcard, which grants whatever exists now and whatever is added later" % value,
-                  "%s, or set rbac.allow_wildcards: true if the workload truly needs all of them." % fix)
+                  "%s, or set allow_wildcards: true in rbac if the workload truly needs all of them." % fix)
 
 
 def _rule(index: int, value: Any, allow_wildcards: bool) -> Dict[str, List[str]]:

@@ -66,7 +66,7 @@ def test_rules_are_written_as_rbac_spells_them():
 
 def test_wildcards_pass_only_when_allowed():
     rule = {"api_groups": ["*"], "resources": ["*"], "verbs": ["*"]}
-    with pytest.raises(InputError, match="rbac.allow_wildcards: true"):
+    with pytest.raises(InputError, match="set allow_wildcards: true in rbac"):
         validate(merged(BASE, {"rbac": {"rules": [rule]}}))
     spec = validate(merged(BASE, {"rbac": {"rules": [rule], "allow_wildcards": True}}))
     assert spec["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
