@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
 MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
+ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
 
 # (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
 CASES = [
@@ -68,6 +69,22 @@ CASES = [
      {"device_plugin_image": "nvcr.io/nvidia/k8s-device-plugin:latest"}, "device_plugin_image: nvcr.io/nvidia/k8s-device-plugin:latest uses the tag latest"),
     ("device_plugin-no-tag", "device_plugin", "preflight",
      {"device_plugin_image": "registry.local:5000/k8s-device-plugin"}, "device_plugin_image: registry.local:5000/k8s-device-plugin has no tag"),
+    ("access-good", "access", "preflight",
+     dict(ACCESS, access_rbac={"presets": ["read_pods_and_services"]}, access_network_policy={"egress": [{"cidr": "10.0.0.0/8"}]}), None),
+    ("access-no-name", "access", "preflight", {"access_runtime": "triton"}, "access_name: expected a name, got ''"),
+    ("access-wildcard", "access", "preflight",
+     dict(ACCESS, access_rbac={"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["*"]}]}),
+     "access_rbac.rules[0].verbs[0]: '*' is a wildcard"),
+    ("access-unknown-verb", "access", "preflight",
+     dict(ACCESS, access_rbac={"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["read"]}]}),
+     "access_rbac.rules[0].verbs[0]: 'read' is not a verb"),
+    ("access-empty-rule", "access", "preflight", dict(ACCESS, access_rbac={"rules": [{}]}), "access_rbac.rules[0]: an empty rule grants nothing"),
+    ("access-bad-cidr", "access", "preflight", dict(ACCESS, access_network_policy={"egress": [{"cidr": "10.0.0.0/33"}]}),
+     "access_network_policy.egress[0].cidr: '10.0.0.0/33' is not a CIDR"),
+    ("access-namespace", "access", "preflight", dict(ACCESS, access_network_policy={"ingress_namespaces": ["Ingress_Nginx"]}),
+     "access_network_policy.ingress_namespaces[0]: 'Ingress_Nginx' is not a DNS-1123 label"),
+    ("access-port", "access", "preflight", dict(ACCESS, access_network_policy={"egress": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}),
+     "access_network_policy.egress[0].ports[0]: 70000 is not a port number"),
 ]
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import connect
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout, runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render_result
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
 
 if TYPE_CHECKING:
@@ -84,14 +84,7 @@ def run_inference_stack(module):
                          "to write its files.")
     spec, objects = plan(params)
     if params["mode"] == "render":
-        outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
-        changed_files = {d["after_header"] for d in outcome["diff"]}
-        result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
-                  "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
-                              for o, path in zip(objects, outcome["rendered_files"])]}
-        if module._diff:
-            result["diff"] = outcome["diff"]
-        return result
+        return render_result(objects, params["render_dir"], check_mode=module.check_mode, diff=module._diff)
     client = connect(params, warn=module.warn)
     if params["state"] == "absent":
         # the namespace may hold more than this stack: it stays, even when create_namespace made it

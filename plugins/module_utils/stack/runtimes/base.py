@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders.common import instance_labels
 
 if TYPE_CHECKING:
     from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
@@ -65,10 +66,19 @@ class Runtime:
     max_name_length = 63
     #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
     rollback_note: Optional[str] = None
+    #: the ports clients call, which a NetworkPolicy opens to the ingress or gateway namespaces
+    client_ports: Tuple[str, ...] = ("http", "grpc")
+    #: whether the serving container's ports carry the names of `ports` (a NetworkPolicy can then name them,
+    #: and follows a renumbering by itself)
+    named_container_ports = True
 
     @property
     def native_warmup(self):
         return self.warmup == "native"
+
+    def pod_labels(self, name):
+        """Labels that select the serving pods of the service called name (a NetworkPolicy's podSelector)."""
+        return instance_labels(name)
 
     def all_model_options(self):
         return COMMON_MODEL_OPTIONS | self.model_options

@@ -41,6 +41,7 @@ MODEL_ROOT = "/mnt/models"
 API_VERSION = "serving.kserve.io/v1beta1"
 RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+POD_LABEL = "serving.kserve.io/inferenceservice"
 
 
 def runtime_name(spec: StackSpec):
@@ -149,6 +150,13 @@ class KServe(Runtime):
     # KServe derives longer names (<name>-predictor-...) from the InferenceService's.
     max_name_length = 53
     rollback_note = "rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
+    # KServe names the container's ports itself (the ServingRuntime gives numbers): a NetworkPolicy gives numbers.
+    named_container_ports = False
+
+    def pod_labels(self, name):
+        # What KServe v0.17.0's controller puts on every predictor pod (pkg/constants: InferenceServicePodLabelKey,
+        # KServiceComponentLabel), so an InferenceService written by anyone is selected.
+        return {POD_LABEL: name, "component": "predictor"}
 
     def health_path(self, model, protocol="v1"):
         return protocols.v2_model_ready_path(model) if protocol == "v2" else protocols.v1_model_path(model)
