@@ -65,6 +65,18 @@ class Runtime:
     max_name_length = 63
     #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
     rollback_note: Optional[str] = None
+    #: HTTP path prefixes of the runtime's inference API (spelt by inference/protocols.py): what an Ingress
+    #: or HTTPRoute sends to the model server
+    route_paths: Tuple[str, ...] = ()
+    #: fully qualified gRPC services of the runtime's gRPC API: what a GRPCRoute matches (empty: no gRPC route)
+    grpc_services: Tuple[str, ...] = ()
+    #: the port numbers of the Service traffic goes to, where they are not the runtime's own `ports`
+    #: (KServe's controller writes the predictor Service with ports of its own)
+    backend_ports: Optional[Dict[str, int]] = None
+
+    def backend_service(self, name):
+        """The Service in front of the model service called name: the stack's own, named like it."""
+        return name
 
     @property
     def native_warmup(self):
