@@ -72,3 +72,18 @@ def test_renumbered_ports_and_wildcard_hosts():
 def test_cert_manager_issuer_defaults():
     spec = ingress_spec.validate(params(tls={"mode": "cert_manager", "issuer": {"name": "le"}}))
     assert spec["tls"]["issuer"] == {"name": "le", "kind": "Issuer", "group": "cert-manager.io"}
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"tls": {"mode": "self_signed"}, "gateway": {"name": "gw"}},
+    {"tls": {"mode": "cert_manager", "issuer": {"name": "le"}}, "ingress": {"class_name": "traefik", "annotations": {"a/b": "c"}}},
+])
+def test_a_plain_dict_and_the_same_dict_filled_in_by_the_argument_spec_give_the_same_spec(extra):
+    """The module hands over every option, nested defaults filled in; the role's preflight hands over what is set."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import options
+    given = params(**extra)
+    filled = ArgumentSpecValidator(options.ARGUMENT_SPEC).validate(copy.deepcopy(given))
+    assert not filled.error_messages
+    assert ingress_spec.validate(given) == ingress_spec.validate(filled.validated_parameters)
