@@ -158,4 +158,3 @@ def run_inference_ingress(client: Any, module: Any) -> Dict[str, Any]:
     if spec["state"] == "absent":
         return _absent(client, module, spec)
     return _present(client, module, spec)
-
