@@ -110,32 +110,26 @@ def _backend_ref(spec: Dict[str, Any], protocol: str) -> Dict[str, Any]:
     return {"group": "", "kind": "Service", "name": backend["service"], "port": backend["ports"][protocol], "weight": 1}
 
 
-def http_route(spec: Dict[str, Any]) -> Dict[str, Any]:
-    matches = [{"path": {"type": "PathPrefix", "value": path}} for path in spec["backend"]["paths"]]
+def _route(spec: Dict[str, Any], kind: str, protocol: str, matches: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {
         "apiVersion": GATEWAY_API,
-        "kind": "HTTPRoute",
+        "kind": kind,
         "metadata": metadata(spec, spec["name"]),
         "spec": {
             "parentRefs": [_parent_ref(spec)],
             "hostnames": list(spec["hosts"]),
-            "rules": [{"matches": matches, "backendRefs": [_backend_ref(spec, "http")]}],
+            "rules": [{"matches": matches, "backendRefs": [_backend_ref(spec, protocol)]}],
         },
     }
+
+
+def http_route(spec: Dict[str, Any]) -> Dict[str, Any]:
+    return _route(spec, "HTTPRoute", "http", [{"path": {"type": "PathPrefix", "value": path}} for path in spec["backend"]["paths"]])
 
 
 def grpc_route(spec: Dict[str, Any]) -> Dict[str, Any]:
-    matches = [{"method": {"type": "Exact", "service": service}} for service in spec["backend"]["grpc_services"]]
-    return {
-        "apiVersion": GATEWAY_API,
-        "kind": "GRPCRoute",
-        "metadata": metadata(spec, spec["name"]),
-        "spec": {
-            "parentRefs": [_parent_ref(spec)],
-            "hostnames": list(spec["hosts"]),
-            "rules": [{"matches": matches, "backendRefs": [_backend_ref(spec, "grpc")]}],
-        },
-    }
+    # a gRPC method is matched by its fully qualified service, every method of it
+    return _route(spec, "GRPCRoute", "grpc", [{"method": {"type": "Exact", "service": service}} for service in spec["backend"]["grpc_services"]])
 
 
 def openshift_routes(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
