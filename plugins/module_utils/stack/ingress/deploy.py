@@ -30,7 +30,8 @@ def plan(params: Dict[str, Any]) -> Dict[str, Any]:
     spec = spec_module.validate({name: params.get(name) for name in options.ARGUMENT_SPEC})
     if spec["tls"]["mode"] != "none":
         certificates.require_cryptography()
-    if spec["tls"]["mode"] == "secret":
+    if spec["tls"]["mode"] == "secret" and spec["state"] == "present":
+        # removal needs no certificate: the files may be gone by then
         _pem_files(spec)
     return spec
 
