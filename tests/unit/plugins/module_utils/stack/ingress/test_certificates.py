@@ -11,7 +11,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress 
 
 from .pki import NOW, Chain, cert, key, key_pem, pem
 
-HOSTS = ["models.example.com"]
+HOSTS = ("models.example.com",)
 
 
 def check(cert_pem, private_pem, hosts=HOSTS, warning_days=30, now=NOW):
@@ -23,7 +23,7 @@ def test_a_good_chain_is_described_without_pem():
     description, warnings = check(pem(chain.server, chain.intermediate), key_pem(chain.server_key))
     assert warnings == []
     assert description["serial"] == format(chain.server.serial_number, "x")
-    assert description["dns_names"] == HOSTS
+    assert description["dns_names"] == list(HOSTS)
     assert "BEGIN" not in repr(description)
 
 
