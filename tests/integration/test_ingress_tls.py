@@ -57,9 +57,10 @@ def make_pem_files(directory, hosts, days=90, wrong_key=False):
 
 
 def key_body_lines(key_pem):
-    """The base64 lines of a PEM key, and the key's DER in one base64 string (as a Secret's data carries PEM, base64 again)."""
+    """The base64 lines of a PEM key, and a stretch of the whole PEM in base64 (as a Secret's data carries it) from
+    past the BEGIN line and the key type's fixed prefix, where every key differs."""
     lines = [line for line in key_pem.decode().splitlines() if line and not line.startswith("-----")]
-    return lines + [base64.b64encode(key_pem).decode()[:40]]
+    return lines + [base64.b64encode(key_pem).decode()[112:168]]
 
 
 def leaked(output, key_pem):
