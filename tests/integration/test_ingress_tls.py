@@ -125,7 +125,7 @@ def test_self_signed_ingress_and_gateway_routes(kubeconfig, k8s, namespace, upst
     assert checked_again["rc"] == 0 and checked_again["changed"] is False
 
     # a new host the certificate does not cover: a new certificate, for every host
-    grown_args = dict(args, hosts=HOSTS + ["other.example.com"])
+    grown_args = {**args, "hosts": HOSTS + ["other.example.com"]}
     grown = ingress_module(kubeconfig, **grown_args)
     assert grown["rc"] == 0 and grown["tls"]["generated"] is True
     assert stored_serial(k8s, namespace)[0] != serial
@@ -192,7 +192,7 @@ def test_pem_files_become_a_secret_and_bad_ones_write_nothing(kubeconfig, k8s, n
     expired_dir = tmp_path / "expired"
     expired_dir.mkdir()
     expired_cert, expired_key, _pem = make_pem_files(expired_dir, ["models.example.com"], days=-1)
-    expired_args = dict(args, name="expired", tls=dict(args["tls"], cert_file=str(expired_cert), key_file=str(expired_key)))
+    expired_args = {**args, "name": "expired", "tls": dict(args["tls"], cert_file=str(expired_cert), key_file=str(expired_key))}
     failed = ingress_module(kubeconfig, **expired_args)
     assert failed["rc"] == 1 and re.match(r"tls.cert_file: certificate 1 \(CN=models.example.com\) expired on", failed["msg"]), failed["msg"]
     assert k8s.get("v1", "Secret", "expired-tls", namespace) is None
