@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin, inference_access]
+    choices: [inference_stack, device_plugin, inference_access, inference_ingress]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -61,6 +61,8 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import d
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import options as stack_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import deploy as access
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import options as access_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import deploy as ingress_deploy
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import options as ingress_options
 
 
 def _check_stack(params):
@@ -76,6 +78,7 @@ MODULES = {
     "inference_stack": (stack_options.ARGUMENT_SPEC, stack_options.REQUIRED_IF, _check_stack),
     "device_plugin": (device_plugin_options.ARGUMENT_SPEC, [], _check_device_plugin),
     "inference_access": (access_options.ARGUMENT_SPEC, access_options.REQUIRED_IF, access.plan),
+    "inference_ingress": (ingress_options.ARGUMENT_SPEC, [], ingress_deploy.plan),
 }
 
 

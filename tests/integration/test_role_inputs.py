@@ -22,6 +22,8 @@ pytestmark = pytest.mark.integration
 LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
 MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
 ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
+INGRESS = {"ingress_tls_name": "resnet", "ingress_tls_runtime": "triton", "ingress_tls_hosts": ["resnet.example.com"],
+           "ingress_tls_ingress": {"class_name": "nginx"}}
 
 # (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
 CASES = [
@@ -85,6 +87,18 @@ CASES = [
      "access_network_policy.ingress_namespaces[0]: 'Ingress_Nginx' is not a DNS-1123 label"),
     ("access-port", "access", "preflight", dict(ACCESS, access_network_policy={"egress": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}),
      "access_network_policy.egress[0].ports[0]: 70000 is not a port number"),
+    ("ingress_tls-good", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_tls={"mode": "self_signed"}), None),
+    ("ingress_tls-no-hosts", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_hosts=[]), "ingress_tls_hosts: expected a non-empty list"),
+    ("ingress_tls-bad-host", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_hosts=["models.*.example.com"]),
+     "ingress_tls_hosts[0]: 'models.*.example.com' has a wildcard that is not the whole first label"),
+    ("ingress_tls-class-annotation", "ingress_tls", "preflight",
+     dict(INGRESS, ingress_tls_ingress={"class_name": "nginx", "annotations": {"kubernetes.io/ingress.class": "nginx"}}),
+     "ingress_tls_ingress.annotations.kubernetes.io/ingress.class: the annotation is deprecated"),
+    ("ingress_tls-gateway-without-name", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_gateway={"namespace": "gateways"}),
+     "ingress_tls_gateway.name: the Gateway the routes attach to has no name"),
+    ("ingress_tls-missing-pem", "ingress_tls", "preflight",
+     dict(INGRESS, ingress_tls_tls={"mode": "secret", "cert_file": "/nonexistent/tls.crt", "key_file": "/nonexistent/tls.key"}),
+     "ingress_tls_tls.cert_file: /nonexistent/tls.crt cannot be read"),
 ]
 
 

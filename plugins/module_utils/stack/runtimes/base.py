@@ -71,6 +71,18 @@ class Runtime:
     #: whether the serving container's ports carry the names of `ports` (a NetworkPolicy can then name them,
     #: and follows a renumbering by itself)
     named_container_ports = True
+    #: HTTP path prefixes of the runtime's inference API (spelt by inference/protocols.py): what an Ingress
+    #: or HTTPRoute sends to the model server
+    route_paths: Tuple[str, ...] = ()
+    #: fully qualified gRPC services of the runtime's gRPC API: what a GRPCRoute matches (empty: no gRPC route)
+    grpc_services: Tuple[str, ...] = ()
+    #: the port numbers of the Service traffic goes to, where they are not the runtime's own `ports`
+    #: (KServe's controller writes the predictor Service with ports of its own)
+    backend_ports: Optional[Dict[str, int]] = None
+
+    def backend_service(self, name):
+        """The Service in front of the model service called name: the stack's own, named like it."""
+        return name
 
     @property
     def native_warmup(self):

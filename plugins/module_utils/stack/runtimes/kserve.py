@@ -42,6 +42,8 @@ API_VERSION = "serving.kserve.io/v1beta1"
 RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 POD_LABEL = "serving.kserve.io/inferenceservice"
+# The port of the predictor Service KServe writes in Standard mode (its constants.CommonDefaultHttpPort).
+PREDICTOR_SERVICE_PORT = 80
 
 
 def runtime_name(spec: StackSpec):
@@ -139,6 +141,11 @@ class KServe(Runtime):
     name = "kserve"
     # The KServe Python model server: REST on 8080, gRPC (v2) on 8081.
     ports = {"http": 8080, "grpc": 8081}
+    # KServe's model servers speak both V1 and V2 on the REST port (the ServingRuntime declares both).
+    route_paths = (protocols.V1_MODELS, protocols.V2_MODELS)
+    # KServe's controller (v0.17.0, Standard mode) writes the predictor Service <name>-predictor with the
+    # container's first port as port 80; the ServingRuntime exposes only the REST port, so no gRPC route.
+    backend_ports = {"http": PREDICTOR_SERVICE_PORT}
     storage_schemes = ("gs", "s3", "https", "http", "pvc", "hf", "oci", "hdfs", "webhdfs")
     model_root = MODEL_ROOT
     # The Python model server serves Prometheus metrics on its REST port (KServe's own ServingRuntimes
@@ -157,6 +164,10 @@ class KServe(Runtime):
         # What KServe v0.17.0's controller puts on every predictor pod (pkg/constants: InferenceServicePodLabelKey,
         # KServiceComponentLabel), so an InferenceService written by anyone is selected.
         return {POD_LABEL: name, "component": "predictor"}
+
+    def backend_service(self, name):
+        """The predictor Service KServe's controller writes for the InferenceService."""
+        return "%s-predictor" % name
 
     def health_path(self, model, protocol="v1"):
         return protocols.v2_model_ready_path(model) if protocol == "v2" else protocols.v1_model_path(model)

@@ -98,6 +98,8 @@ class TorchServe(Runtime):
     name = "torchserve"
     images = {"cpu": "docker.io/pytorch/torchserve:0.12.0-cpu", "gpu": "docker.io/pytorch/torchserve:0.12.0-gpu"}
     ports = {"http": 8080, "management": 8081, "metrics": 8082, "grpc": 7070}
+    route_paths = (protocols.TORCHSERVE_PREDICTIONS,)
+    grpc_services = ("org.pytorch.serve.grpc.inference.InferenceAPIsService",)
     storage_schemes = ("https",)
     model_root = MODEL_STORE
     # metrics_mode=prometheus in config.properties

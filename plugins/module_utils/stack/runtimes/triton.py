@@ -114,6 +114,8 @@ class Triton(Runtime):
     name = "triton"
     images = {"cpu": "nvcr.io/nvidia/tritonserver:25.10-py3", "gpu": "nvcr.io/nvidia/tritonserver:25.10-py3"}
     ports = {"http": 8000, "grpc": 8001, "metrics": 8002}
+    route_paths = (protocols.V2_MODELS,)
+    grpc_services = ("inference.GRPCInferenceService",)
     # Triton reads its repository from a PVC here, so that the module can place the model
     # configuration (with model_warmup) next to the versions.
     storage_schemes = ()
