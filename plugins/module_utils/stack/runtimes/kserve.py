@@ -134,6 +134,10 @@ class KServe(Runtime):
     # The Python model server serves Prometheus metrics on its REST port (KServe's own ServingRuntimes
     # annotate prometheus.io/port 8080, path /metrics).
     metrics = ("http", "/metrics")
+    # The Python model server's prometheus_client histogram of predict latency, labelled model_name: its
+    # _count series counts requests. It has no queue.
+    request_counter = "request_predict_seconds_count"
+    model_label = "model_name"
     model_options = frozenset(("format", "format_version"))
     versions_fix = "Roll a new version out with kserve.canary_traffic_percent."
     kserve_options = True
