@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin]
+    choices: [inference_stack, device_plugin, inference_autoscaling]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -59,6 +59,8 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options as device_plugin_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import options as stack_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy as autoscaling
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import options as autoscaling_options
 
 
 def _check_stack(params):
@@ -73,6 +75,7 @@ def _check_device_plugin(params):
 MODULES = {
     "inference_stack": (stack_options.ARGUMENT_SPEC, stack_options.REQUIRED_IF, _check_stack),
     "device_plugin": (device_plugin_options.ARGUMENT_SPEC, [], _check_device_plugin),
+    "inference_autoscaling": (autoscaling_options.ARGUMENT_SPEC, [], autoscaling.plan),
 }
 
 
