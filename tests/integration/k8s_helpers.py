@@ -180,3 +180,19 @@ def collection_objects(kubeconfig):
                 key = (resource.group_version, resource.kind, metadata.get("namespace", ""), metadata["name"])
                 found[key] = metadata["resourceVersion"]
     return found
+
+
+def assert_contains(stored, sent, where):
+    """Every field sent is in the stored object, with its value (an int may come back as its string): what a
+    CRD's schema prunes, or the API server drops, fails here."""
+    if isinstance(sent, dict):
+        assert isinstance(stored, dict), "%s: %r stored as %r" % (where, sent, stored)
+        for key, value in sent.items():
+            assert key in stored, "%s.%s was dropped by the API server" % (where, key)
+            assert_contains(stored[key], value, "%s.%s" % (where, key))
+    elif isinstance(sent, list):
+        assert isinstance(stored, list) and len(stored) == len(sent), "%s: list changed" % where
+        for index, (left, right) in enumerate(zip(stored, sent)):
+            assert_contains(left, right, "%s[%d]" % (where, index))
+    elif not (isinstance(sent, int) and str(sent) == str(stored)):
+        assert stored == sent, "%s: sent %r, stored %r" % (where, sent, stored)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects
-from k8s_helpers import run_module, wait_until
+from k8s_helpers import assert_contains, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -141,20 +141,6 @@ def load_rendered(paths):
         with open(path, encoding="utf-8") as handle:
             result.append(yaml.safe_load(handle))
     return result
-
-
-def assert_contains(stored, sent, where):
-    if isinstance(sent, dict):
-        assert isinstance(stored, dict), "%s: %r stored as %r" % (where, sent, stored)
-        for key, value in sent.items():
-            assert key in stored, "%s.%s was dropped by the API server" % (where, key)
-            assert_contains(stored[key], value, "%s.%s" % (where, key))
-    elif isinstance(sent, list):
-        assert isinstance(stored, list) and len(stored) == len(sent), "%s: list changed" % where
-        for index, (left, right) in enumerate(zip(stored, sent)):
-            assert_contains(left, right, "%s[%d]" % (where, index))
-    elif not (isinstance(sent, int) and str(sent) == str(stored)):
-        assert stored == sent, "%s: sent %r, stored %r" % (where, sent, stored)
 
 
 def test_mig_profile_pod_lands_on_the_a100_mig_node(kubeconfig, k8s, namespace, models_pvc):
