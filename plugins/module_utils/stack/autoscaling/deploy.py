@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sCrdMissingError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.spec import SpecError, validate
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import autoscaling as builders
 
@@ -31,7 +32,7 @@ def plan(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
 
 def _served(client, api_version: str, kind: str) -> bool:
     try:
-        client.resource(api_version, kind)
+        client.namespaced(api_version, kind)
     except K8sCrdMissingError:
         return False
     return True
@@ -59,7 +60,7 @@ def other_autoscalers(client, spec: Dict[str, Any]) -> List[str]:
         owners = hpa["metadata"].get("ownerReferences") or []
         if name == ours_by_keda and any(o.get("kind") == "ScaledObject" and o.get("name") == spec["name"] for o in owners):
             continue
-        if spec["runtime"] == "kserve" and any(o.get("kind") == "InferenceService" and o.get("name") == spec["name"] for o in owners):
+        if runtimes.get(spec["runtime"]).own_autoscaler and any(o.get("kind") == "InferenceService" and o.get("name") == spec["name"] for o in owners):
             continue
         found.append("HorizontalPodAutoscaler %s" % name)
     if _served(client, builders.KEDA_API_VERSION, "ScaledObject"):
@@ -85,10 +86,10 @@ def run(client, spec: Dict[str, Any], objects: List[Dict[str, Any]], check_mode:
         warn: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Apply (state present) or take back (objects empty: state absent); the module's result keys."""
     warn = warn or (lambda message: None)
-    kserve = spec["runtime"] == "kserve"
+    own_autoscaler = runtimes.get(spec["runtime"]).own_autoscaler
     annotation = builders.kserve_annotation(spec)
     if not objects:
-        refs = ([annotation] if kserve else []) + builders.all_kinds(spec)
+        refs = ([annotation] if own_autoscaler else []) + builders.all_kinds(spec)
         outcome = remove_objects(client, _removable(client, refs), check_mode=check_mode, field_manager=FIELD_MANAGER)
         return {"changed": outcome["changed"], "objects": outcome["results"], "kept": outcome["kept"], "diff": outcome["diff"]}
     others = other_autoscalers(client, spec)
@@ -96,7 +97,7 @@ def run(client, spec: Dict[str, Any], objects: List[Dict[str, Any]], check_mode:
         raise SpecError("target: %s %s is already scaled by %s; two autoscalers on one workload fight over its replicas. "
                         "Remove %s first, or point this module at another workload." % (
                             spec["target"]["kind"], spec["target"]["name"], ", ".join(others), "it" if len(others) == 1 else "them"))
-    if kserve and client.get(builders.KSERVE_API_VERSION, "InferenceService", spec["name"], spec["namespace"]) is None:
+    if own_autoscaler and client.get(builders.KSERVE_API_VERSION, "InferenceService", spec["name"], spec["namespace"]) is None:
         raise SpecError("name: InferenceService %s/%s does not exist, so KServe's own autoscaler cannot be turned off. "
                         "Deploy it first (inference_stack with runtime kserve)." % (spec["namespace"], spec["name"]))
     if client.get(spec["target"]["apiVersion"], spec["target"]["kind"], spec["target"]["name"], spec["namespace"]) is None:
@@ -104,7 +105,7 @@ def run(client, spec: Dict[str, Any], objects: List[Dict[str, Any]], check_mode:
             spec["target"]["kind"], spec["namespace"], spec["target"]["name"]))
     removed = remove_objects(client, _removable(client, _stale(spec, objects)), check_mode=check_mode, field_manager=FIELD_MANAGER)
     # KServe's HPA goes before this module's autoscaler comes, so the two never scale the predictor together
-    outcome = apply_objects(client, ([annotation] if kserve else []) + objects, check_mode=check_mode,
+    outcome = apply_objects(client, ([annotation] if own_autoscaler else []) + objects, check_mode=check_mode,
                             force_conflicts=force_conflicts, field_manager=FIELD_MANAGER)
     return {
         "changed": outcome["changed"] or removed["changed"],

@@ -82,9 +82,11 @@ AUTOSCALING_OPTIONS: Dict[str, Dict[str, Any]] = dict(
                     activation_list_length=dict(type="int"),
                     database_index=dict(type="int"),
                     enable_tls=dict(type="bool", default=False),
+                    # Names of a Secret and its key, not secrets: no_log would hide them from the result for nothing.
                     password_secret=dict(
                         type="dict",
-                        options=dict(name=dict(type="str", required=True), key=dict(type="str", default="password")),
+                        no_log=False,
+                        options=dict(name=dict(type="str", required=True), key=dict(type="str", default="password", no_log=False)),
                     ),
                     # Only here to be refused with the way to do it: a password goes through a Secret.
                     password=dict(type="str", no_log=True),

@@ -17,8 +17,9 @@ from typing import Any, Dict, List, NoReturn, Optional
 
 try:
     import promql_parser
+    HAS_PROMQL_PARSER = True
 except ImportError:  # the module reports the missing library when a query has to be checked
-    promql_parser = None
+    HAS_PROMQL_PARSER = False
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import MissingLibraryError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
@@ -43,6 +44,7 @@ QUERY_DEFAULTS: Dict[str, Any] = option_defaults(AUTOSCALING_OPTIONS["keda"]["op
 
 # The API server's ceiling for a stabilization window (autoscaling/v2 validation).
 MAX_STABILIZATION_S = 3600
+CPU_EXAMPLE = "{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}"
 HPA_METRIC_TYPES = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods", "Object": "object", "External": "external"}
 TARGET_TYPES = ("Utilization", "AverageValue", "Value")
 REDIS_TRIGGER = "redis_list"
@@ -73,7 +75,7 @@ def check_promql(path: str, query: Any) -> str:
     """A query that Prometheus would parse; refused otherwise, with the parser's reason."""
     if not isinstance(query, str) or not query.strip():
         _fail(path, "expected a PromQL query, got %r" % (query,), "Give the query as a string, for example sum(rate(http_requests_total[2m])).")
-    if promql_parser is None:
+    if not HAS_PROMQL_PARSER:
         raise MissingLibraryError("%s: checking PromQL needs the promql-parser package. Install it (pip install promql-parser) "
                                   "on the host that runs the module." % path)
     try:
@@ -97,9 +99,9 @@ def _positive(path: str, value: Any) -> float:
     return float(value)
 
 
-def _target(params: Dict[str, Any], runtime: str) -> Dict[str, str]:
+def _target(params: Dict[str, Any]) -> Dict[str, str]:
     given = params.get("target") or {}
-    name = given.get("name") or ("%s-predictor" % params["name"] if runtime == "kserve" else params["name"])
+    name = given.get("name") or params["name"] + runtimes.get(params["runtime"]).workload_suffix
     if not isinstance(name, str) or len(name) > 253 or not DNS_SUBDOMAIN.match(name):
         _fail("target.name", "%r is not an object name" % (name,), "Give the name of the Deployment to scale.")
     return {"apiVersion": given.get("api_version") or "apps/v1", "kind": given.get("kind") or "Deployment", "name": name}
@@ -133,7 +135,7 @@ def _hpa_metric(index: int, metric: Any) -> Dict[str, Any]:
     path = "hpa.metrics[%d]" % index
     if not isinstance(metric, dict) or metric.get("type") not in HPA_METRIC_TYPES:
         _fail(path + ".type", "expected one of %s, got %r" % (", ".join(HPA_METRIC_TYPES), (metric or {}).get("type") if isinstance(metric, dict) else metric),
-              "Write each metric as autoscaling/v2 MetricSpec, for example {type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}.")
+              "Write each metric as autoscaling/v2 MetricSpec, for example %s." % CPU_EXAMPLE)
     key = HPA_METRIC_TYPES[metric["type"]]
     block = metric.get(key)
     if not isinstance(block, dict):
@@ -180,7 +182,7 @@ def _hpa(params: Dict[str, Any], spec: Dict[str, Any], warnings: List[str]) -> D
               "Set min_replicas to 1 or more, or use keda with allow_scale_to_zero.")
     metrics = hpa.get("metrics")
     if not isinstance(metrics, list) or not metrics:
-        _fail("hpa.metrics", "give at least one metric", "For example [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}].")
+        _fail("hpa.metrics", "give at least one metric", "For example [%s]." % CPU_EXAMPLE)
     return {
         "metrics": [_hpa_metric(i, m) for i, m in enumerate(metrics)],
         "behavior": _stabilization("hpa.behavior", hpa.get("behavior"), spec["startup_timeout"], warnings),
@@ -200,16 +202,16 @@ def _triggers(keda: Dict[str, Any], spec: Dict[str, Any], runtime) -> List[Dict[
                          "threshold": _positive("keda.signals[%d].target" % index, signal["target"]),
                          "activation_threshold": signal["activation_target"], "metric_type": metric_type})
     for index, given in enumerate(keda["queries"] or []):
-        query = dict(QUERY_DEFAULTS, **{k: v for k, v in given.items() if v is not None})
+        own = dict(QUERY_DEFAULTS, **{k: v for k, v in given.items() if v is not None})
         path = "keda.queries[%d]" % index
-        if not isinstance(query["name"], str) or not _TRIGGER_NAME.match(query["name"]):
-            _fail(path + ".name", "%r is not a trigger name" % (query["name"],),
+        if not isinstance(own["name"], str) or not _TRIGGER_NAME.match(own["name"]):
+            _fail(path + ".name", "%r is not a trigger name" % (own["name"],),
                   "Use lower-case letters, digits and '_', starting with a letter (a scaling-modifier formula refers to it).")
-        if query["metric_type"] not in METRIC_TYPES:
+        if own["metric_type"] not in METRIC_TYPES:
             _fail(path + ".metric_type", "expected AverageValue or Value", "AverageValue divides the result by the replicas; Value does not.")
-        triggers.append({"name": query["name"], "query": check_promql(path + ".query", query["query"]),
-                         "threshold": _positive(path + ".threshold", query["threshold"]),
-                         "activation_threshold": query["activation_threshold"], "metric_type": query["metric_type"]})
+        triggers.append({"name": own["name"], "query": check_promql(path + ".query", own["query"]),
+                         "threshold": _positive(path + ".threshold", own["threshold"]),
+                         "activation_threshold": own["activation_threshold"], "metric_type": own["metric_type"]})
     if triggers and not (isinstance(keda["prometheus_address"], str) and _URL.match(keda["prometheus_address"])):
         _fail("keda.prometheus_address", "Prometheus triggers need the server's URL, got %r" % (keda["prometheus_address"],),
               "Give it, for example http://prometheus-operated.monitoring.svc:9090.")
@@ -316,7 +318,7 @@ def validate(params: Dict[str, Any]) -> Dict[str, Any]:
     spec: Dict[str, Any] = {
         "name": params["name"], "namespace": params["namespace"], "runtime": params["runtime"],
         "model_name": params["model_name"] or params["name"],
-        "target": _target(params, params["runtime"]),
+        "target": _target(params),
         "labels": labels, "warnings": [], "autoscaler": None, "hpa": None, "keda": None,
     }
     if params["hpa"] and params["keda"]:

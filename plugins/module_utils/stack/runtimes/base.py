@@ -75,6 +75,10 @@ class Runtime:
     kserve_options = False
     #: the longest name: a runtime whose controller derives longer names from it needs a shorter one
     max_name_length = 63
+    #: what the pods run in, after the service's name: an autoscaler scales the Deployment <name><suffix>
+    workload_suffix = ""
+    #: whether the runtime's controller makes an autoscaler of its own, to be turned off for another one
+    own_autoscaler = False
     #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
     rollback_note: Optional[str] = None
 

@@ -143,6 +143,10 @@ class KServe(Runtime):
     kserve_options = True
     # KServe derives longer names (<name>-predictor-...) from the InferenceService's.
     max_name_length = 53
+    # KServe's Standard mode runs the predictor as the Deployment <name>-predictor, with an HPA of its own
+    # unless the InferenceService's autoscalerClass says otherwise.
+    workload_suffix = "-predictor"
+    own_autoscaler = True
     rollback_note = "rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
 
     def health_path(self, model, protocol="v1"):

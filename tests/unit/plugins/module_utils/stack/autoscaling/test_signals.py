@@ -35,7 +35,7 @@ def test_requests_per_second_reads_the_runtimes_request_counter(runtime, series)
 
 
 def test_torchserve_queue_time_reads_its_queue_latency_counter():
-    query, _ = signals.query("queue_time_ms", runtimes.get("torchserve"), "ns", "svc", "m")
+    query = signals.query("queue_time_ms", runtimes.get("torchserve"), "ns", "svc", "m")[0]
     assert "ts_queue_latency_microseconds" in query and "ts_inference_requests_total" in query
     promql_parser.parse(query)
 
@@ -50,7 +50,7 @@ def test_gpu_signals_read_dcgm_for_every_runtime(runtime, signal, series):
 
 
 def test_dcgm_label_prefix_renames_the_pod_labels():
-    query, _ = signals.query("gpu_utilization", runtimes.get("triton"), "ns", "svc", "m", dcgm_label_prefix="exported_")
+    query = signals.query("gpu_utilization", runtimes.get("triton"), "ns", "svc", "m", dcgm_label_prefix="exported_")[0]
     assert query == 'sum(avg by (exported_pod) (DCGM_FI_DEV_GPU_UTIL{exported_namespace="ns",exported_pod=~"svc-[a-z0-9]+-[a-z0-9]+"}))'
 
 
@@ -62,6 +62,6 @@ def test_pod_pattern_does_not_match_a_longer_deployment_name():
 
 
 def test_model_name_is_quoted_as_a_promql_string():
-    query, _ = signals.query("requests_per_second", runtimes.get("triton"), "ns", "svc", 'a"b')
+    query = signals.query("requests_per_second", runtimes.get("triton"), "ns", "svc", 'a"b')[0]
     assert 'model="a\\"b"' in query
     promql_parser.parse(query)

@@ -69,26 +69,26 @@ def test_good_input_passes_the_role_preflight():
 
 
 def test_scale_down_waits_for_the_model_to_load_by_default():
-    spec, _ = deploy.plan(dict(HPA_BASE, startup_timeout=900))
+    spec = deploy.plan(dict(HPA_BASE, startup_timeout=900))[0]
     assert spec["hpa"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
-    spec, _ = deploy.plan(dict(KEDA_BASE, startup_timeout=900))
+    spec = deploy.plan(dict(KEDA_BASE, startup_timeout=900))[0]
     assert spec["keda"]["cooldown_period"] == 900
     assert spec["keda"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
 
 
 def test_a_longer_window_than_the_api_allows_is_capped_with_a_warning():
-    spec, _ = deploy.plan(dict(HPA_BASE, startup_timeout=5000))
+    spec = deploy.plan(dict(HPA_BASE, startup_timeout=5000))[0]
     assert spec["hpa"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 3600
     assert any("at most 3600" in w for w in spec["warnings"])
 
 
 def test_fallback_is_always_set_and_keeps_what_runs():
-    spec, _ = deploy.plan(dict(KEDA_BASE, min_replicas=2))
+    spec = deploy.plan(dict(KEDA_BASE, min_replicas=2))[0]
     assert spec["keda"]["fallback"] == {"failure_threshold": 3, "replicas": 2, "behavior": "currentReplicasIfHigher"}
 
 
 def test_scale_to_zero_when_allowed_warns_about_cold_starts():
-    spec, _ = deploy.plan(dict(KEDA_BASE, min_replicas=0, allow_scale_to_zero=True))
+    spec = deploy.plan(dict(KEDA_BASE, min_replicas=0, allow_scale_to_zero=True))[0]
     assert spec["min_replicas"] == 0
     assert any("cold start" in w for w in spec["warnings"])
     assert spec["keda"]["fallback"]["replicas"] == 1
@@ -96,13 +96,13 @@ def test_scale_to_zero_when_allowed_warns_about_cold_starts():
 
 @pytest.mark.parametrize("runtime, workload", [("triton", "bert"), ("kserve", "bert-predictor")])
 def test_the_target_is_the_stacks_workload(runtime, workload):
-    spec, _ = deploy.plan(dict(KEDA_BASE, runtime=runtime, keda={"prometheus_address": "http://p:9090",
-                                                                  "signals": [{"name": "requests_per_second", "target": 100}]}))
+    keda = {"prometheus_address": "http://p:9090", "signals": [{"name": "requests_per_second", "target": 100}]}
+    spec = deploy.plan(dict(KEDA_BASE, runtime=runtime, keda=keda))[0]
     assert spec["target"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": workload}
 
 
 def test_an_explicit_target_wins():
-    spec, _ = deploy.plan(dict(KEDA_BASE, target={"name": "bert-canary", "kind": "StatefulSet"}))
+    spec = deploy.plan(dict(KEDA_BASE, target={"name": "bert-canary", "kind": "StatefulSet"}))[0]
     assert spec["target"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "bert-canary"}
 
 
