@@ -165,7 +165,7 @@ def test_bad_input_writes_nothing(kubeconfig, k8s, namespace, upstream_crds):
     result = autoscale(kubeconfig, namespace, keda=dict(KEDA, cooldown_period=30))
     assert result["rc"] != 0 and "keda.cooldown_period" in result["msg"]
     both = autoscale(kubeconfig, namespace, keda=KEDA, hpa={"metrics": [HPA_METRICS[0]]})
-    assert both["rc"] != 0 and both["msg"].startswith("hpa, keda:")
+    assert both["rc"] != 0 and both["msg"].startswith("hpa: given with keda")
     assert k8s.list(*SCALED_OBJECT, namespace=namespace) == [] and k8s.list(*HPA, namespace=namespace) == []
 
 

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.integration
 
 LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
 MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
+AUTOSCALING = {"autoscaling_name": "bert", "autoscaling_runtime": "triton", "autoscaling_max_replicas": 4}
+KEDA = {"prometheus_address": "http://prometheus:9090", "signals": [{"name": "gpu_utilization", "target": 80}]}
+CPU = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
 
 # (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
 CASES = [
@@ -68,6 +71,17 @@ CASES = [
      {"device_plugin_image": "nvcr.io/nvidia/k8s-device-plugin:latest"}, "device_plugin_image: nvcr.io/nvidia/k8s-device-plugin:latest uses the tag latest"),
     ("device_plugin-no-tag", "device_plugin", "preflight",
      {"device_plugin_image": "registry.local:5000/k8s-device-plugin"}, "device_plugin_image: registry.local:5000/k8s-device-plugin has no tag"),
+    ("autoscaling-good", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA), None),
+    ("autoscaling-hpa-and-keda", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_hpa={"metrics": [CPU]}),
+     "autoscaling_hpa: given with keda: an HPA and a KEDA ScaledObject would both scale bert"),
+    ("autoscaling-gpu-resource-metric", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_hpa={"metrics": [{"type": "Resource", "resource": dict(CPU["resource"], name="nvidia.com/gpu")}]}),
+     "autoscaling_hpa.metrics[0].resource.name: nvidia.com/gpu is not a metric the HPA can read"),
+    ("autoscaling-min-above-max", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_min_replicas=9),
+     "autoscaling_min_replicas: 9 is above max_replicas 4"),
+    ("autoscaling-inline-redis-password", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_keda={"redis": {"address": "redis:6379", "list_name": "q", "password": "s3cret-value"}}),
+     "autoscaling_keda.redis.password: an inline password"),
 ]
 
 

@@ -322,12 +322,12 @@ def validate(params: Dict[str, Any]) -> Dict[str, Any]:
         "labels": labels, "warnings": [], "autoscaler": None, "hpa": None, "keda": None,
     }
     if params["hpa"] and params["keda"]:
-        _fail("hpa, keda", "an HPA and a KEDA ScaledObject would both scale %s (KEDA makes an HPA of its own), and fight"
-              % spec["target"]["name"], "Give one of them.")
+        _fail("hpa", "given with keda: an HPA and a KEDA ScaledObject would both scale %s (KEDA makes an HPA of its own), and fight"
+              % spec["target"]["name"], "Give hpa or keda, not both.")
     if state == "absent":
         return spec
     if not params["hpa"] and not params["keda"]:
-        _fail("hpa, keda", "no autoscaler given", "Give hpa (metrics for an autoscaling/v2 HPA) or keda (signals, queries or redis).")
+        _fail("hpa", "no autoscaler given, neither hpa nor keda", "Give hpa (metrics for an autoscaling/v2 HPA) or keda (signals, queries or redis).")
     spec["startup_timeout"] = _int("startup_timeout", params["startup_timeout"], 1)
     if params["max_replicas"] is None:
         _fail("max_replicas", "missing", "Give the most replicas the service may have, for example the GPUs it may take.")

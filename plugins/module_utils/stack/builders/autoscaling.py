@@ -38,19 +38,19 @@ def auth_name(spec: Dict[str, Any]) -> str:
     return "%s-redis" % spec["name"]
 
 
+def _scaler(spec: Dict[str, Any], api_version: str, kind: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    """An autoscaler of the spec's target, named after the service."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": _metadata(spec, spec["name"]),
+            "spec": dict({"scaleTargetRef": dict(spec["target"])}, **body)}
+
+
 def hpa(spec: Dict[str, Any]) -> Dict[str, Any]:
-    return {
-        "apiVersion": HPA_API_VERSION,
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(spec, spec["name"]),
-        "spec": {
-            "scaleTargetRef": dict(spec["target"]),
-            "minReplicas": spec["min_replicas"],
-            "maxReplicas": spec["max_replicas"],
-            "metrics": spec["hpa"]["metrics"],
-            "behavior": spec["hpa"]["behavior"],
-        },
-    }
+    return _scaler(spec, HPA_API_VERSION, "HorizontalPodAutoscaler", {
+        "minReplicas": spec["min_replicas"],
+        "maxReplicas": spec["max_replicas"],
+        "metrics": spec["hpa"]["metrics"],
+        "behavior": spec["hpa"]["behavior"],
+    })
 
 
 def _prometheus_trigger(keda: Dict[str, Any], trigger: Dict[str, Any]) -> Dict[str, Any]:
@@ -93,22 +93,15 @@ def scaled_object(spec: Dict[str, Any]) -> Dict[str, Any]:
         if modifiers["activation_target"] is not None:
             advanced["scalingModifiers"]["activationTarget"] = _number(modifiers["activation_target"])
     fallback = keda["fallback"]
-    return {
-        "apiVersion": KEDA_API_VERSION,
-        "kind": "ScaledObject",
-        "metadata": _metadata(spec, spec["name"]),
-        "spec": {
-            "scaleTargetRef": dict(spec["target"]),
-            "minReplicaCount": spec["min_replicas"],
-            "maxReplicaCount": spec["max_replicas"],
-            "pollingInterval": keda["polling_interval"],
-            "cooldownPeriod": keda["cooldown_period"],
-            "fallback": {"failureThreshold": fallback["failure_threshold"], "replicas": fallback["replicas"],
-                         "behavior": fallback["behavior"]},
-            "advanced": advanced,
-            "triggers": triggers,
-        },
-    }
+    return _scaler(spec, KEDA_API_VERSION, "ScaledObject", {
+        "minReplicaCount": spec["min_replicas"],
+        "maxReplicaCount": spec["max_replicas"],
+        "pollingInterval": keda["polling_interval"],
+        "cooldownPeriod": keda["cooldown_period"],
+        "fallback": {"failureThreshold": fallback["failure_threshold"], "replicas": fallback["replicas"], "behavior": fallback["behavior"]},
+        "advanced": advanced,
+        "triggers": triggers,
+    })
 
 
 def trigger_authentication(spec: Dict[str, Any]) -> Dict[str, Any]:
