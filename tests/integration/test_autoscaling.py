@@ -8,6 +8,8 @@ operator runs: a ScaledObject is proven against the CRD schema only.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy
@@ -166,6 +168,9 @@ def test_bad_input_writes_nothing(kubeconfig, k8s, namespace, upstream_crds):
     assert result["rc"] != 0 and "keda.cooldown_period" in result["msg"]
     both = autoscale(kubeconfig, namespace, keda=KEDA, hpa={"metrics": [HPA_METRICS[0]]})
     assert both["rc"] != 0 and both["msg"].startswith("hpa: given with keda")
+    inline = autoscale(kubeconfig, namespace, keda=dict(KEDA, redis=dict(KEDA["redis"], password="s3cret-never-shown")))
+    assert inline["rc"] != 0 and inline["msg"].startswith("keda.redis.password:")
+    assert "s3cret-never-shown" not in json.dumps(inline), "the refused password is in the module's result"
     assert k8s.list(*SCALED_OBJECT, namespace=namespace) == [] and k8s.list(*HPA, namespace=namespace) == []
 
 
