@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin, inference_access, inference_ingress]
+    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -63,6 +63,8 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access i
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import options as access_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import deploy as ingress_deploy
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import options as ingress_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy as autoscaling
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import options as autoscaling_options
 
 
 def _check_stack(params):
@@ -79,6 +81,7 @@ MODULES = {
     "device_plugin": (device_plugin_options.ARGUMENT_SPEC, [], _check_device_plugin),
     "inference_access": (access_options.ARGUMENT_SPEC, access_options.REQUIRED_IF, access.plan),
     "inference_ingress": (ingress_options.ARGUMENT_SPEC, [], ingress_deploy.plan),
+    "inference_autoscaling": (autoscaling_options.ARGUMENT_SPEC, [], autoscaling.plan),
 }
 
 

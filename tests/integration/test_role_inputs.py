@@ -24,6 +24,9 @@ MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
 ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
 INGRESS = {"ingress_tls_name": "resnet", "ingress_tls_runtime": "triton", "ingress_tls_hosts": ["resnet.example.com"],
            "ingress_tls_ingress": {"class_name": "nginx"}}
+AUTOSCALING = {"autoscaling_name": "bert", "autoscaling_runtime": "triton", "autoscaling_max_replicas": 4}
+KEDA = {"prometheus_address": "http://prometheus:9090", "signals": [{"name": "gpu_utilization", "target": 80}]}
+CPU = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
 
 # (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
 CASES = [
@@ -99,6 +102,17 @@ CASES = [
     ("ingress_tls-missing-pem", "ingress_tls", "preflight",
      dict(INGRESS, ingress_tls_tls={"mode": "secret", "cert_file": "/nonexistent/tls.crt", "key_file": "/nonexistent/tls.key"}),
      "ingress_tls_tls.cert_file: /nonexistent/tls.crt cannot be read"),
+    ("autoscaling-good", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA), None),
+    ("autoscaling-hpa-and-keda", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_hpa={"metrics": [CPU]}),
+     "autoscaling_hpa: given with keda: an HPA and a KEDA ScaledObject would both scale bert"),
+    ("autoscaling-gpu-resource-metric", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_hpa={"metrics": [{"type": "Resource", "resource": dict(CPU["resource"], name="nvidia.com/gpu")}]}),
+     "autoscaling_hpa.metrics[0].resource.name: nvidia.com/gpu is not a metric the HPA can read"),
+    ("autoscaling-min-above-max", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_min_replicas=9),
+     "autoscaling_min_replicas: 9 is above max_replicas 4"),
+    ("autoscaling-inline-redis-password", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_keda={"redis": {"address": "redis:6379", "list_name": "q", "password": "s3cret-value"}}),
+     "autoscaling_keda.redis.password: an inline password"),
 ]
 
 

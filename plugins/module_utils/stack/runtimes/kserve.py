@@ -151,11 +151,19 @@ class KServe(Runtime):
     # The Python model server serves Prometheus metrics on its REST port (KServe's own ServingRuntimes
     # annotate prometheus.io/port 8080, path /metrics).
     metrics = ("http", "/metrics")
+    # The Python model server's prometheus_client histogram of predict latency, labelled model_name: its
+    # _count series counts requests. It has no queue.
+    request_counter = "request_predict_seconds_count"
+    model_label = "model_name"
     model_options = frozenset(("format", "format_version"))
     versions_fix = "Roll a new version out with kserve.canary_traffic_percent."
     kserve_options = True
     # KServe derives longer names (<name>-predictor-...) from the InferenceService's.
     max_name_length = 53
+    # KServe's Standard mode runs the predictor as the Deployment <name>-predictor, with an HPA of its own
+    # unless the InferenceService's autoscalerClass says otherwise.
+    workload_suffix = "-predictor"
+    own_autoscaler = True
     rollback_note = "rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
     # KServe names the container's ports itself (the ServingRuntime gives numbers): a NetworkPolicy gives numbers.
     named_container_ports = False

@@ -104,6 +104,11 @@ class TorchServe(Runtime):
     model_root = MODEL_STORE
     # metrics_mode=prometheus in config.properties
     metrics = ("metrics", "/metrics")
+    # TorchServe's default frontend metrics (ts/configs/metrics.yaml): counters labelled model_name,
+    # model_version and hostname. (QueueTime, its gauge in ms, carries no model label.)
+    request_counter = "ts_inference_requests_total"
+    queue_time_counter_us = "ts_queue_latency_microseconds"
+    model_label = "model_name"
     model_options = frozenset(("mar_file", "version"))
     versions_fix = "TorchServe takes the version from the model archive: set model.version (and model.mar_file)."
 

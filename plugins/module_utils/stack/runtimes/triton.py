@@ -121,6 +121,10 @@ class Triton(Runtime):
     storage_schemes = ()
     model_root = REPOSITORY
     metrics = ("metrics", "/metrics")
+    # Triton's metrics guide: per model (labels model and version), cumulative counters.
+    request_counter = "nv_inference_request_success"
+    queue_time_counter_us = "nv_inference_queue_duration_us"
+    model_label = "model"
     warmup = "native"
     model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "instance_kind", "inputs", "outputs"))
     versions = "mounted"
