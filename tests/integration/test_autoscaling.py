@@ -199,3 +199,27 @@ def test_kserve_gets_only_the_external_class_under_the_modules_own_manager(kubec
     assert CLASS not in (isvc["metadata"].get("annotations") or {})
     assert isvc["spec"] == before["spec"]
     assert k8s.get(*HPA, "iris", namespace) is None
+
+
+def test_the_stack_keeps_the_count_the_hpa_set_when_applied_again(kubeconfig, k8s, namespace):
+    # the model service from inference_stack (its pods are kwok's, on the simulated H100 nodes), then an HPA
+    # whose minimum is above the stack's replicas: the real HPA controller raises the count to it
+    stack = dict(kubeconfig=kubeconfig, namespace=namespace, name="resnet", runtime="tensorflow_serving", replicas=1,
+                 model={"name": "resnet", "storage_uri": "gs://inferops-example-models/resnet"}, gpu={"count": 1})
+    first = run_module("inference_stack", stack)
+    assert first["rc"] == 0, first.get("msg")
+    hpa = autoscale(kubeconfig, namespace, name="resnet", runtime="tensorflow_serving", min_replicas=2, max_replicas=3,
+                    startup_timeout=60, hpa={"metrics": HPA_METRICS[:1]})
+    assert hpa["rc"] == 0, hpa.get("msg")
+    wait_until(lambda: k8s.get("apps/v1", "Deployment", "resnet", namespace)["spec"]["replicas"] == 2, 90,
+               "the HPA controller to raise the Deployment to minReplicas 2")
+    managers = {e["manager"] for e in k8s.get("apps/v1", "Deployment", "resnet", namespace)["metadata"]["managedFields"]
+                if "f:replicas" in json.dumps(e.get("fieldsV1", {}))}
+    assert "kube-controller-manager" in managers, managers
+    # applied again with replicas 1: no conflict, nothing changed, the count stays the autoscaler's, and the user is told
+    for check_mode in (True, False):
+        again = run_module("inference_stack", stack, check_mode=check_mode)
+        assert again["rc"] == 0 and again["changed"] is False, again.get("msg") or again.get("diff")
+        assert ("HorizontalPodAutoscaler resnet scales Deployment resnet (now 2 replicas), so replicas 1 is not applied"
+                in json.dumps(again.get("warnings"))), again.get("warnings")
+    assert k8s.get("apps/v1", "Deployment", "resnet", namespace)["spec"]["replicas"] == 2

@@ -47,26 +47,33 @@ def _targets(obj: Dict[str, Any], target: Dict[str, str]) -> bool:
     return ref.get("name") == target["name"] and (ref.get("kind") or "Deployment") == target["kind"]
 
 
+def autoscalers_of(client, namespace: str, target: Dict[str, str]) -> List[Dict[str, Any]]:
+    """Every HPA, and where KEDA's CRDs are served every ScaledObject, in the namespace that scales target
+    ({kind, name}), each with its kind set (a list's items come without one)."""
+    found = [dict(hpa, kind="HorizontalPodAutoscaler")
+             for hpa in client.list(builders.HPA_API_VERSION, "HorizontalPodAutoscaler", namespace=namespace) if _targets(hpa, target)]
+    if _served(client, builders.KEDA_API_VERSION, "ScaledObject"):
+        found.extend(dict(scaled, kind="ScaledObject")
+                     for scaled in client.list(builders.KEDA_API_VERSION, "ScaledObject", namespace=namespace) if _targets(scaled, target))
+    return found
+
+
 def other_autoscalers(client, spec: Dict[str, Any]) -> List[str]:
     """HPAs and ScaledObjects that scale the workload and are not this module's, nor made for this module's
     ScaledObject (KEDA's keda-hpa-<name>), nor KServe's own (it goes once the annotation is applied)."""
-    namespace, target = spec["namespace"], spec["target"]
     ours_by_keda = "keda-hpa-%s" % spec["name"]
     found = []
-    for hpa in client.list(builders.HPA_API_VERSION, "HorizontalPodAutoscaler", namespace=namespace):
-        name = hpa["metadata"]["name"]
-        if not _targets(hpa, target) or (name == spec["name"] and _writes(hpa)):
+    for scaler in autoscalers_of(client, spec["namespace"], spec["target"]):
+        name = scaler["metadata"]["name"]
+        if name == spec["name"] and _writes(scaler):
             continue
-        owners = hpa["metadata"].get("ownerReferences") or []
-        if name == ours_by_keda and any(o.get("kind") == "ScaledObject" and o.get("name") == spec["name"] for o in owners):
-            continue
-        if runtimes.get(spec["runtime"]).own_autoscaler and any(o.get("kind") == "InferenceService" and o.get("name") == spec["name"] for o in owners):
-            continue
-        found.append("HorizontalPodAutoscaler %s" % name)
-    if _served(client, builders.KEDA_API_VERSION, "ScaledObject"):
-        for scaled in client.list(builders.KEDA_API_VERSION, "ScaledObject", namespace=namespace):
-            if _targets(scaled, target) and not (scaled["metadata"]["name"] == spec["name"] and _writes(scaled)):
-                found.append("ScaledObject %s" % scaled["metadata"]["name"])
+        owners = scaler["metadata"].get("ownerReferences") or []
+        if scaler["kind"] == "HorizontalPodAutoscaler":
+            if name == ours_by_keda and any(o.get("kind") == "ScaledObject" and o.get("name") == spec["name"] for o in owners):
+                continue
+            if runtimes.get(spec["runtime"]).own_autoscaler and any(o.get("kind") == "InferenceService" and o.get("name") == spec["name"] for o in owners):
+                continue
+        found.append("%s %s" % (scaler["kind"], name))
     return found
 
 
