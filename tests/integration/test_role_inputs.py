@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
 MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
+SERVICE = {"serving_runtime_name": "resnet", "serving_runtime_runtime": "triton", "serving_runtime_model": dict(MODEL, backend="onnxruntime")}
 ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
 INGRESS = {"ingress_tls_name": "resnet", "ingress_tls_runtime": "triton", "ingress_tls_hosts": ["resnet.example.com"],
            "ingress_tls_ingress": {"class_name": "nginx"}}
@@ -48,6 +49,26 @@ CASES = [
     ("mig-no-source", "mig", "preflight", {"mig_layout": "all-1g.10gb"}, "neither mig_config nor mig_config_file is set"),
     ("serving_runtime-good", "serving_runtime", "preflight",
      {"serving_runtime_name": "resnet", "serving_runtime_runtime": "tensorflow_serving", "serving_runtime_model": MODEL}, None),
+    ("serving_runtime-parts-good", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_access={"rbac": {"presets": ["read_pods_and_services"]}},
+          serving_runtime_ingress={"hosts": ["resnet.example.com"], "ingress": {"class_name": "nginx"}, "tls": {"mode": "self_signed"}},
+          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}), None),
+    ("serving_runtime-access-wildcard", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_access={"rbac": {"rules": [{"api_groups": [""], "resources": ["*"], "verbs": ["get"]}]}}),
+     "serving_runtime_access.rbac.rules[0].resources[0]: '*' is a wildcard"),
+    ("serving_runtime-ingress-bad-host", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_ingress={"hosts": ["Not A Host"], "ingress": {"class_name": "nginx"}}),
+     "serving_runtime_ingress.hosts[0]: 'Not A Host'"),
+    ("serving_runtime-autoscaling-min-above-max", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_autoscaling={"min_replicas": 5, "max_replicas": 3, "hpa": {"metrics": [CPU]}}),
+     "serving_runtime_autoscaling.min_replicas: 5 is above max_replicas 3"),
+    ("serving_runtime-autoscaling-cooldown-below-load-time", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_startup_timeout=900, serving_runtime_autoscaling={"max_replicas": 3, "keda": dict(KEDA, cooldown_period=60)}),
+     "serving_runtime_autoscaling.keda.cooldown_period"),
+    ("serving_runtime-autoscaling-in-render-mode", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_mode="render", serving_runtime_render_dir="/tmp/x",
+          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}),
+     "serving_runtime_autoscaling: render mode writes no autoscaler"),
     ("serving_runtime-no-name", "serving_runtime", "preflight",
      {"serving_runtime_runtime": "triton", "serving_runtime_model": MODEL}, "serving_runtime_name: expected a name, got ''"),
     ("serving_runtime-no-runtime", "serving_runtime", "preflight",
