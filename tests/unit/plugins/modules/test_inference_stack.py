@@ -185,4 +185,4 @@ def test_autoscalers_that_cannot_be_listed_leave_the_replicas_option_and_a_warni
     client, warnings = NoAutoscalers(), []
     deploy.apply_stack(client, spec, objects, warn=warnings.append)
     assert warnings == ["replicas: cannot list HorizontalPodAutoscalers, so whether one scales Deployment resnet was not checked."]
-    assert [o["spec"]["replicas"] for o, _ in client.applied if o["kind"] == "Deployment"] == [3]
+    assert [o["spec"]["replicas"] for o, _dry_run in client.applied if o["kind"] == "Deployment"] == [3]
