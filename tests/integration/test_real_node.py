@@ -391,7 +391,8 @@ def kserve_args(kubeconfig, namespace, images, **overrides):
         kubeconfig=kubeconfig, namespace=namespace, name="iris", runtime="kserve", image=images["kserve-sklearn"],
         create_namespace=True,
         model=dict(name="iris", format="sklearn", pvc="models", path="sklearn"),
-        kserve=dict(protocol="v1"),
+        # KServe's own autoscaler: an HPA between 1 and 2 replicas on 70 % CPU (no metrics here: it holds 1)
+        kserve=dict(protocol="v1", max_replicas=2, scale_metric="cpu", scale_target=70),
         gpu=dict(count=1, product="INFEROPS-STAND-IN"),
         node_selector={"inferops.io/node": "real"}, tolerations=TOLERATE_REAL_NODE,
         resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
@@ -405,6 +406,12 @@ def kserve_args(kubeconfig, namespace, images, **overrides):
 def kserve_pods(k8s, namespace, name="iris"):
     return [p for p in k8s.list("v1", "Pod", namespace=namespace, label_selector=KSERVE_POD % name)
             if not p["metadata"].get("deletionTimestamp")]
+
+
+def kserve_hpas(k8s, namespace):
+    """The HPAs KServe's controller made for an InferenceService (owned by it)."""
+    return [h for h in k8s.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace=namespace)
+            if any(o.get("kind") == "InferenceService" for o in h["metadata"].get("ownerReferences") or [])]
 
 
 def predicted_lines(api, namespace, pod):
@@ -466,6 +473,28 @@ def test_kserve_controller_runs_the_model_server_restricted_warmed_and_serving(
     # KServe's defaulting webhook and controller rewrote parts of the objects: a second run still changes nothing
     again = run_module("inference_stack", kserve_args(kubeconfig, namespace, local_images))
     assert again["rc"] == 0 and again["changed"] is False, again.get("objects")
+
+    # KServe's controller made its own HPA from kserve.max_replicas, scale_metric and scale_target ...
+    hpa = ("autoscaling/v2", "HorizontalPodAutoscaler")
+    wait_until(lambda: kserve_hpas(k8s, namespace), 60, "KServe's own HPA")
+    (own,) = kserve_hpas(k8s, namespace)
+    assert (own["spec"]["minReplicas"], own["spec"]["maxReplicas"]) == (1, 2), own["spec"]
+    assert own["spec"]["metrics"][0]["resource"]["name"] == "cpu", own["spec"]["metrics"]
+    assert own["spec"]["metrics"][0]["resource"]["target"].get("averageUtilization") == 70, own["spec"]["metrics"]
+    # ... and deletes it once inference_autoscaling puts its own on the predictor (autoscalerClass external);
+    # taking that one back gives KServe's HPA back
+    scaler = dict(kubeconfig=kubeconfig, namespace=namespace, name="iris", runtime="kserve", min_replicas=1, max_replicas=3,
+                  startup_timeout=120, hpa={"metrics": [{"type": "Resource", "resource": {
+                      "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]})
+    result = run_module("inference_autoscaling", scaler)
+    assert result["rc"] == 0, result.get("msg")
+    wait_until(lambda: not kserve_hpas(k8s, namespace), 60, "KServe to delete its own HPA")
+    ours = k8s.get(*hpa, "iris", namespace)
+    assert ours["spec"]["scaleTargetRef"]["name"] == "iris-predictor" and ours["spec"]["maxReplicas"] == 3
+    result = run_module("inference_autoscaling", dict(scaler, state="absent"))
+    assert result["rc"] == 0 and result["changed"], result.get("msg")
+    wait_until(lambda: kserve_hpas(k8s, namespace), 60, "KServe to make its own HPA again")
+    assert k8s.get(*hpa, "iris", namespace) is None
 
     gone = run_module("inference_stack", kserve_args(kubeconfig, namespace, local_images, state="absent"))
     assert gone["rc"] == 0 and gone["changed"], gone.get("msg")
