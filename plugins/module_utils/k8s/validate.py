@@ -114,3 +114,17 @@ def valid_toleration(index: int, value: Any) -> Dict[str, Any]:
         if effect != "NoExecute":
             fail(path + ".tolerationSeconds", "applies only to effect NoExecute", "Set effect: NoExecute, or remove tolerationSeconds.")
     return checked
+
+
+def valid_node_selector(value: Any, path: str = "node_selector") -> Dict[str, str]:
+    """A nodeSelector: label keys to string values, checked as the API checks them."""
+    if not isinstance(value, dict):
+        fail(path, "expected a mapping of label to value, got %s" % type(value).__name__,
+             "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
+    selector = {}
+    for key, label_value in value.items():
+        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
+        if problem:
+            fail("%s.%s" % (path, key), problem, "Use a node label key, for example nvidia.com/gpu.product.")
+        selector[key] = valid_label_value("%s.%s" % (path, key), label_value)
+    return selector
