@@ -10,9 +10,8 @@ from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import wait_for_daemonset_rollout
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, daemonset_counts, wait_until_ready
 
 SPEC_OPTIONS = tuple(builder.DEFAULTS)
 
@@ -39,28 +38,14 @@ def _present(client, module, spec):
     if module._diff:
         result["diff"] = outcome["diff"]
     if module.params["wait"] and not module.check_mode:
-        result["rollout"] = _wait_for_rollout(client, spec["namespace"], module.params["wait_timeout"])
+        result["rollout"] = wait_for_daemonset_rollout(client, builder.NAME, spec["namespace"], builder.SELECTOR_LABELS,
+                                                       module.params["wait_timeout"])
         if result["rollout"]["desired"] == 0:
             module.warn(
                 "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
                 "(or run Node Feature Discovery), and check node_selector."
             )
     return result
-
-
-def _wait_for_rollout(client, namespace, timeout):
-    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", builder.NAME, namespace)], timeout)
-    state = states[0]
-    if not state["ready"]:
-        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
-        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
-                              % (timeout, namespace, builder.NAME, state["reason"], causes), last_seen=state["live"])
-    counts = daemonset_counts(state["live"])
-    del counts["current"]
-    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
-    pods = client.list("v1", "Pod", namespace=namespace, label_selector=selector)
-    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
-    return counts
 
 
 def _absent(client, module, spec):
