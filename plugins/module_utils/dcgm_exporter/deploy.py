@@ -72,7 +72,9 @@ def _absent(client, module, spec):
 
 def run_dcgm_exporter(client: Any, module: Any) -> Dict[str, Any]:
     """The module's result (run through k8s.runner.run_api_module)."""
-    spec = builder.validate({name: module.params[name] for name in SPEC_OPTIONS})
+    params = {name: module.params[name] for name in SPEC_OPTIONS}
     if module.params["state"] == "absent":
-        return _absent(client, module, spec)
+        # removal goes by name: no Prometheus needs to select what is being deleted
+        return _absent(client, module, builder.validate(dict(params, service_monitor=False)))
+    spec = builder.validate(params)
     return _present(client, module, spec)
