@@ -15,8 +15,6 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -105,6 +103,7 @@ def test_life_cycle_on_the_gpu_fleet(kubeconfig, k8s, upstream_crds, exporter_na
     services = k8s.list("v1", "Service", namespace=exporter_namespace, label_selector=selector)
     assert [s["metadata"]["name"] for s in services] == ["dcgm-exporter"]
     assert [(p["name"], p["port"]) for p in services[0]["spec"]["ports"]] == [("metrics", 9400)]
+
     # ... and the EndpointSlice controller put every exporter pod behind that Service's metrics port
     def endpoint_pods():
         slices = k8s.list("discovery.k8s.io/v1", "EndpointSlice", namespace=exporter_namespace,
@@ -199,8 +198,8 @@ def _wait_http(url, proc, what, timeout=30):
     wait_until(up, timeout, what)
 
 
-def test_stand_in_exporter_attributes_the_gpu_to_its_pod_in_a_real_prometheus(kubeconfig, k8s, upstream_crds, namespace,  # pylint: disable=unused-argument
-                                                                             exporter_namespace, processes, tmp_path):
+def test_stand_in_exporter_attributes_the_gpu_to_its_pod_in_a_real_prometheus(  # pylint: disable=unused-argument
+        kubeconfig, k8s, upstream_crds, namespace, exporter_namespace, processes, tmp_path):
     node = k8s.get("v1", "Node", REAL_NODE)
     if not node or (node["metadata"].get("labels") or {}).get("inferops.io/node") != "real":
         if os.environ.get("INFEROPS_LOCAL_CLUSTER") == "1":
