@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.dcgm_exporter import manifests as builder
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import wait_for_daemonset_rollout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.addon import apply_gpu_addon
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sCrdMissingError, K8sError
 
 SPEC_OPTIONS = tuple(builder.DEFAULTS)
@@ -37,22 +37,8 @@ def _check_targets(client, spec):
 def _present(client, module, spec):
     objects = builder.build_manifests(spec)
     _check_targets(client, spec)
-    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
-    result = dict(
-        changed=outcome["changed"],
-        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        counters=[c["field"] for c in spec["counters"]],
-    )
-    if module._diff:
-        result["diff"] = outcome["diff"]
-    if module.params["wait"] and not module.check_mode:
-        result["rollout"] = wait_for_daemonset_rollout(client, builder.NAME, spec["namespace"], builder.SELECTOR_LABELS,
-                                                       module.params["wait_timeout"])
-        if result["rollout"]["desired"] == 0:
-            module.warn(
-                "No node is a GPU node, so the DCGM exporter runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
-                "(or run Node Feature Discovery), and check node_selector."
-            )
+    result = apply_gpu_addon(client, module, objects, builder.SELECTOR_LABELS, "the DCGM exporter")
+    result["counters"] = [c["field"] for c in spec["counters"]]
     return result
 
 

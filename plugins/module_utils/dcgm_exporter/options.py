@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import APPLY_ARG_SPEC, STATE_ARG_SPEC
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import (
+    APPLY_ARG_SPEC,
+    GPU_ADDON_PLACEMENT_ARG_SPEC,
+    GPU_ADDON_WAIT_ARG_SPEC,
+    STATE_ARG_SPEC,
+)
 
 COUNTER_TYPES = ("gauge", "counter", "label")
 
@@ -35,14 +40,12 @@ EXPORTER_OPTIONS: Dict[str, Dict[str, Any]] = dict(
     # Raw dict: values must be strings, as for node_selector; the builder refuses an unquoted true.
     service_monitor_labels=dict(type="dict", default={}),
     scrape_interval=dict(type="str", default="30s"),
-    tolerations=dict(type="list", elements="dict", default=[]),
-    node_selector=dict(type="dict", default={}),
+    **GPU_ADDON_PLACEMENT_ARG_SPEC,
 )
 
 # How the module runs.
 RUN_OPTIONS = dict(
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=300),
+    **GPU_ADDON_WAIT_ARG_SPEC,
     **STATE_ARG_SPEC,
     **APPLY_ARG_SPEC,
 )

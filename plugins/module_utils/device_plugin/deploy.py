@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import wait_for_daemonset_rollout
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.addon import apply_gpu_addon
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
 
 SPEC_OPTIONS = tuple(builder.DEFAULTS)
@@ -29,22 +29,8 @@ def _check_priority_class(client, name):
 def _present(client, module, spec):
     objects = builder.build_manifests(spec)
     _check_priority_class(client, spec["priority_class_name"])
-    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
-    result = dict(
-        changed=outcome["changed"],
-        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        config=builder.render_config(spec),
-    )
-    if module._diff:
-        result["diff"] = outcome["diff"]
-    if module.params["wait"] and not module.check_mode:
-        result["rollout"] = wait_for_daemonset_rollout(client, builder.NAME, spec["namespace"], builder.SELECTOR_LABELS,
-                                                       module.params["wait_timeout"])
-        if result["rollout"]["desired"] == 0:
-            module.warn(
-                "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
-                "(or run Node Feature Discovery), and check node_selector."
-            )
+    result = apply_gpu_addon(client, module, objects, builder.SELECTOR_LABELS, "the device plugin")
+    result["config"] = builder.render_config(spec)
     return result
 
 

@@ -22,7 +22,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.inventory 
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import classify
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, Obj, daemonset_counts, pod_ready, wait_until_ready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import Obj, pod_ready
 
 if TYPE_CHECKING:
     from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.client import K8sClient
@@ -694,21 +694,3 @@ def diagnose_unready(client: K8sClient, states: List[Dict[str, Any]]) -> List[Fi
         findings.extend(mine)
     return findings
 
-
-def wait_for_daemonset_rollout(client: K8sClient, name: str, namespace: str, selector: Dict[str, str], timeout: float) -> Dict[str, Any]:
-    """Wait until the DaemonSet of a node add-on has an available pod of its current template on every targeted node.
-
-    Returns its counters (desired, updated, ready, available) and the nodes that run its pods (selected by the
-    selector labels); raises K8sTimeoutError with the counters and each unready pod's cause.
-    """
-    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", name, namespace)], timeout)
-    state = states[0]
-    if not state["ready"]:
-        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
-        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
-                              % (timeout, namespace, name, state["reason"], causes), last_seen=state["live"])
-    counts = daemonset_counts(state["live"])
-    del counts["current"]
-    pods = client.list("v1", "Pod", namespace=namespace, label_selector=",".join("%s=%s" % item for item in selector.items()))
-    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
-    return counts

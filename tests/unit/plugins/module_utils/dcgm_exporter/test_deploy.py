@@ -37,7 +37,7 @@ class Client:
 def no_writes(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("wrote to the cluster")
-    monkeypatch.setattr(deploy, "apply_objects", refuse)
+    monkeypatch.setattr(deploy, "apply_gpu_addon", refuse)
     monkeypatch.setattr(deploy, "remove_objects", refuse)
 
 
