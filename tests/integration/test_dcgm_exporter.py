@@ -70,6 +70,7 @@ def test_life_cycle_on_the_gpu_fleet(kubeconfig, k8s, upstream_crds, exporter_na
     checked = dcgm_exporter(kubeconfig, check_mode=True, **args)
     assert checked["rc"] == 0, checked.get("msg")
     assert checked["changed"] is True and [o["ref"] for o in checked["objects"]] == refs
+    assert {d["after_header"].split()[0] for d in checked["diff"]} >= {"DaemonSet", "ServiceMonitor"}
     assert k8s.get("v1", "Namespace", exporter_namespace) is None, "check mode wrote the namespace"
 
     applied = dcgm_exporter(kubeconfig, **args)

@@ -693,4 +693,3 @@ def diagnose_unready(client: K8sClient, states: List[Dict[str, Any]]) -> List[Fi
             finding["object"] = ref
         findings.extend(mine)
     return findings
-
