@@ -36,7 +36,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
     DNS_SUBDOMAIN,
     fail,
     valid_image,
-    valid_node_selector,
+    valid_labels,
     valid_toleration,
     with_defaults,
 )
@@ -74,7 +74,7 @@ def _name(path, value, pattern, limit, example):
 
 
 def _service_monitor_labels(value, wanted):
-    labels = valid_node_selector(value, "service_monitor_labels")
+    labels = valid_labels("service_monitor_labels", value)
     if wanted and not labels:
         fail("service_monitor_labels", "empty, so the ServiceMonitor carries no label a Prometheus selects it by",
              "Set the labels your Prometheus's serviceMonitorSelector matches, for example {release: kube-prometheus-stack} "
@@ -117,7 +117,7 @@ def validate(spec: Dict[str, Any]) -> Dict[str, Any]:
         "service_monitor_labels": _service_monitor_labels(merged["service_monitor_labels"], merged["service_monitor"]),
         "scrape_interval": scrape,
         "tolerations": [valid_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
-        "node_selector": valid_node_selector(merged["node_selector"]),
+        "node_selector": valid_labels("node_selector", merged["node_selector"]),
     }
 
 

@@ -35,7 +35,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
     DNS_SUBDOMAIN,
     fail,
     valid_image,
-    valid_node_selector,
+    valid_labels,
     valid_toleration,
     with_defaults,
 )
@@ -139,7 +139,7 @@ def validate(spec: Dict[str, Any]) -> DevicePluginSpec:
         "runtime_class": merged["runtime_class"],
         "priority_class_name": priority or None,
         "tolerations": [valid_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
-        "node_selector": valid_node_selector(merged["node_selector"]),
+        "node_selector": valid_labels("node_selector", merged["node_selector"]),
     }
 
 

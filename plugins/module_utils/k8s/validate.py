@@ -116,15 +116,16 @@ def valid_toleration(index: int, value: Any) -> Dict[str, Any]:
     return checked
 
 
-def valid_node_selector(value: Any, path: str = "node_selector") -> Dict[str, str]:
-    """A nodeSelector: label keys to string values, checked as the API checks them."""
+def valid_labels(path: str, value: Any) -> Dict[str, str]:
+    """A mapping of label keys to string values (a nodeSelector, labels a selector matches), checked as the API
+    checks them."""
     if not isinstance(value, dict):
         fail(path, "expected a mapping of label to value, got %s" % type(value).__name__,
              "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
-    selector = {}
+    labels = {}
     for key, label_value in value.items():
         problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
         if problem:
-            fail("%s.%s" % (path, key), problem, "Use a node label key, for example nvidia.com/gpu.product.")
-        selector[key] = valid_label_value("%s.%s" % (path, key), label_value)
-    return selector
+            fail("%s.%s" % (path, key), problem, "Use a label key, for example nvidia.com/gpu.product.")
+        labels[key] = valid_label_value("%s.%s" % (path, key), label_value)
+    return labels
