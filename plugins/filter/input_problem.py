@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin, dcgm_exporter]
+    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling, dcgm_exporter]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -61,6 +61,12 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options as device_plugin_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import options as stack_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import deploy as access
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.access import options as access_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import deploy as ingress_deploy
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import options as ingress_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy as autoscaling
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import options as autoscaling_options
 
 
 def _check_stack(params):
@@ -79,6 +85,9 @@ def _check_dcgm_exporter(params):
 MODULES = {
     "inference_stack": (stack_options.ARGUMENT_SPEC, stack_options.REQUIRED_IF, _check_stack),
     "device_plugin": (device_plugin_options.ARGUMENT_SPEC, [], _check_device_plugin),
+    "inference_access": (access_options.ARGUMENT_SPEC, access_options.REQUIRED_IF, access.plan),
+    "inference_ingress": (ingress_options.ARGUMENT_SPEC, [], ingress_deploy.plan),
+    "inference_autoscaling": (autoscaling_options.ARGUMENT_SPEC, [], autoscaling.plan),
     "dcgm_exporter": (dcgm_exporter_options.ARGUMENT_SPEC, [], _check_dcgm_exporter),
 }
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".tmp" / "collections"
@@ -180,3 +181,27 @@ def collection_objects(kubeconfig):
                 key = (resource.group_version, resource.kind, metadata.get("namespace", ""), metadata["name"])
                 found[key] = metadata["resourceVersion"]
     return found
+
+
+def load_rendered(paths):
+    """The objects of a render mode's files, in order."""
+    result = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            result.append(yaml.safe_load(handle))
+    return result
+
+
+def assert_contains(stored, sent, where):
+    """Every field sent is stored with the same value: the API server (or a CRD's schema) pruned nothing."""
+    if isinstance(sent, dict):
+        assert isinstance(stored, dict), "%s: %r stored as %r" % (where, sent, stored)
+        for key, value in sent.items():
+            assert key in stored, "%s.%s was dropped by the API server" % (where, key)
+            assert_contains(stored[key], value, "%s.%s" % (where, key))
+    elif isinstance(sent, list):
+        assert isinstance(stored, list) and len(stored) == len(sent), "%s: list changed" % where
+        for index, (left, right) in enumerate(zip(stored, sent)):
+            assert_contains(left, right, "%s[%d]" % (where, index))
+    elif not (isinstance(sent, int) and str(sent) == str(stored)):
+        assert stored == sent, "%s: sent %r, stored %r" % (where, sent, stored)

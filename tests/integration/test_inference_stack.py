@@ -7,10 +7,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects
-from k8s_helpers import run_module, wait_until
+from k8s_helpers import assert_contains, load_rendered, run_module, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -133,28 +132,6 @@ def test_kserve_objects_are_accepted_whole_by_the_upstream_crds(kubeconfig, k8s,
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     again = stack(kubeconfig, namespace, **args)
     assert again["rc"] == 0 and again["changed"] is False
-
-
-def load_rendered(paths):
-    result = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            result.append(yaml.safe_load(handle))
-    return result
-
-
-def assert_contains(stored, sent, where):
-    if isinstance(sent, dict):
-        assert isinstance(stored, dict), "%s: %r stored as %r" % (where, sent, stored)
-        for key, value in sent.items():
-            assert key in stored, "%s.%s was dropped by the API server" % (where, key)
-            assert_contains(stored[key], value, "%s.%s" % (where, key))
-    elif isinstance(sent, list):
-        assert isinstance(stored, list) and len(stored) == len(sent), "%s: list changed" % where
-        for index, (left, right) in enumerate(zip(stored, sent)):
-            assert_contains(left, right, "%s[%d]" % (where, index))
-    elif not (isinstance(sent, int) and str(sent) == str(stored)):
-        assert stored == sent, "%s: sent %r, stored %r" % (where, sent, stored)
 
 
 def test_mig_profile_pod_lands_on_the_a100_mig_node(kubeconfig, k8s, namespace, models_pvc):

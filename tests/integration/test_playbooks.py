@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -91,3 +92,20 @@ def test_main_job_parses_for_the_production_example(kubeconfig):
     proc = ansible_playbook(ROOT / "playbooks/site.yml", kubeconfig, "--syntax-check", "-i",
                             str(ROOT / "inventories/production-example/hosts.yml"))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("inventory", ["local", "production-example"])
+def test_each_inventorys_model_service_and_parts_pass_the_roles_preflight(kubeconfig, inventory):
+    # the serving_runtime role's own checks (the stack, and each part by its module's rules) on the inventory's
+    # variables, as the main job runs them first; a bad part would fail here with the variable's name
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), INFEROPS_KUBECONFIG=kubeconfig,
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".tmp" / "collections"), ANSIBLE_NOCOLOR="1")
+    # the local inventory reads the real node's image digests from .cluster/images.json: a stand-in digest here
+    images = {"inferops_local_images": {"tritonserver": {"ref": "localhost/inferops/tritonserver:0.7.0", "digest": "sha256:" + "0" * 64}}}
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible"), "-i", str(ROOT / "inventories" / inventory / "hosts.yml"), "localhost",
+         "-e", json.dumps(images), "-m", "ansible.builtin.include_role", "-a", "name=inferops.kubernetes.serving_runtime tasks_from=preflight"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("All assertions passed") == 2, proc.stdout[-4000:]

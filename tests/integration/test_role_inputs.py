@@ -21,6 +21,13 @@ pytestmark = pytest.mark.integration
 
 LAYOUTS = {"version": "v1", "mig-configs": {"all-1g.10gb": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}]}}
 MODEL = {"name": "resnet", "pvc": "models", "path": "resnet"}
+SERVICE = {"serving_runtime_name": "resnet", "serving_runtime_runtime": "triton", "serving_runtime_model": dict(MODEL, backend="onnxruntime")}
+ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
+INGRESS = {"ingress_tls_name": "resnet", "ingress_tls_runtime": "triton", "ingress_tls_hosts": ["resnet.example.com"],
+           "ingress_tls_ingress": {"class_name": "nginx"}}
+AUTOSCALING = {"autoscaling_name": "bert", "autoscaling_runtime": "triton", "autoscaling_max_replicas": 4}
+KEDA = {"prometheus_address": "http://prometheus:9090", "signals": [{"name": "gpu_utilization", "target": 80}]}
+CPU = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
 
 # (case id, role, entry point, variables, expected: None for "passes", else a text the message contains)
 CASES = [
@@ -42,6 +49,26 @@ CASES = [
     ("mig-no-source", "mig", "preflight", {"mig_layout": "all-1g.10gb"}, "neither mig_config nor mig_config_file is set"),
     ("serving_runtime-good", "serving_runtime", "preflight",
      {"serving_runtime_name": "resnet", "serving_runtime_runtime": "tensorflow_serving", "serving_runtime_model": MODEL}, None),
+    ("serving_runtime-parts-good", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_access={"rbac": {"presets": ["read_pods_and_services"]}},
+          serving_runtime_ingress={"hosts": ["resnet.example.com"], "ingress": {"class_name": "nginx"}, "tls": {"mode": "self_signed"}},
+          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}), None),
+    ("serving_runtime-access-wildcard", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_access={"rbac": {"rules": [{"api_groups": [""], "resources": ["*"], "verbs": ["get"]}]}}),
+     "serving_runtime_access.rbac.rules[0].resources[0]: '*' is a wildcard"),
+    ("serving_runtime-ingress-bad-host", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_ingress={"hosts": ["Not A Host"], "ingress": {"class_name": "nginx"}}),
+     "serving_runtime_ingress.hosts[0]: 'Not A Host'"),
+    ("serving_runtime-autoscaling-min-above-max", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_autoscaling={"min_replicas": 5, "max_replicas": 3, "hpa": {"metrics": [CPU]}}),
+     "serving_runtime_autoscaling.min_replicas: 5 is above max_replicas 3"),
+    ("serving_runtime-autoscaling-cooldown-below-load-time", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_startup_timeout=900, serving_runtime_autoscaling={"max_replicas": 3, "keda": dict(KEDA, cooldown_period=60)}),
+     "serving_runtime_autoscaling.keda.cooldown_period"),
+    ("serving_runtime-autoscaling-in-render-mode", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_mode="render", serving_runtime_render_dir="/tmp/x",
+          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}),
+     "serving_runtime_autoscaling: render mode writes no autoscaler"),
     ("serving_runtime-no-name", "serving_runtime", "preflight",
      {"serving_runtime_runtime": "triton", "serving_runtime_model": MODEL}, "serving_runtime_name: expected a name, got ''"),
     ("serving_runtime-no-runtime", "serving_runtime", "preflight",
@@ -68,6 +95,45 @@ CASES = [
      {"device_plugin_image": "nvcr.io/nvidia/k8s-device-plugin:latest"}, "device_plugin_image: nvcr.io/nvidia/k8s-device-plugin:latest uses the tag latest"),
     ("device_plugin-no-tag", "device_plugin", "preflight",
      {"device_plugin_image": "registry.local:5000/k8s-device-plugin"}, "device_plugin_image: registry.local:5000/k8s-device-plugin has no tag"),
+    ("access-good", "access", "preflight",
+     dict(ACCESS, access_rbac={"presets": ["read_pods_and_services"]}, access_network_policy={"egress": [{"cidr": "10.0.0.0/8"}]}), None),
+    ("access-no-name", "access", "preflight", {"access_runtime": "triton"}, "access_name: expected a name, got ''"),
+    ("access-wildcard", "access", "preflight",
+     dict(ACCESS, access_rbac={"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["*"]}]}),
+     "access_rbac.rules[0].verbs[0]: '*' is a wildcard"),
+    ("access-unknown-verb", "access", "preflight",
+     dict(ACCESS, access_rbac={"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["read"]}]}),
+     "access_rbac.rules[0].verbs[0]: 'read' is not a verb"),
+    ("access-empty-rule", "access", "preflight", dict(ACCESS, access_rbac={"rules": [{}]}), "access_rbac.rules[0]: an empty rule grants nothing"),
+    ("access-bad-cidr", "access", "preflight", dict(ACCESS, access_network_policy={"egress": [{"cidr": "10.0.0.0/33"}]}),
+     "access_network_policy.egress[0].cidr: '10.0.0.0/33' is not a CIDR"),
+    ("access-namespace", "access", "preflight", dict(ACCESS, access_network_policy={"ingress_namespaces": ["Ingress_Nginx"]}),
+     "access_network_policy.ingress_namespaces[0]: 'Ingress_Nginx' is not a DNS-1123 label"),
+    ("access-port", "access", "preflight", dict(ACCESS, access_network_policy={"egress": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}),
+     "access_network_policy.egress[0].ports[0]: 70000 is not a port number"),
+    ("ingress_tls-good", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_tls={"mode": "self_signed"}), None),
+    ("ingress_tls-no-hosts", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_hosts=[]), "ingress_tls_hosts: expected a non-empty list"),
+    ("ingress_tls-bad-host", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_hosts=["models.*.example.com"]),
+     "ingress_tls_hosts[0]: 'models.*.example.com' has a wildcard that is not the whole first label"),
+    ("ingress_tls-class-annotation", "ingress_tls", "preflight",
+     dict(INGRESS, ingress_tls_ingress={"class_name": "nginx", "annotations": {"kubernetes.io/ingress.class": "nginx"}}),
+     "ingress_tls_ingress.annotations.kubernetes.io/ingress.class: the annotation is deprecated"),
+    ("ingress_tls-gateway-without-name", "ingress_tls", "preflight", dict(INGRESS, ingress_tls_gateway={"namespace": "gateways"}),
+     "ingress_tls_gateway.name: the Gateway the routes attach to has no name"),
+    ("ingress_tls-missing-pem", "ingress_tls", "preflight",
+     dict(INGRESS, ingress_tls_tls={"mode": "secret", "cert_file": "/nonexistent/tls.crt", "key_file": "/nonexistent/tls.key"}),
+     "ingress_tls_tls.cert_file: /nonexistent/tls.crt cannot be read"),
+    ("autoscaling-good", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA), None),
+    ("autoscaling-hpa-and-keda", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_hpa={"metrics": [CPU]}),
+     "autoscaling_hpa: given with keda: an HPA and a KEDA ScaledObject would both scale bert"),
+    ("autoscaling-gpu-resource-metric", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_hpa={"metrics": [{"type": "Resource", "resource": dict(CPU["resource"], name="nvidia.com/gpu")}]}),
+     "autoscaling_hpa.metrics[0].resource.name: nvidia.com/gpu is not a metric the HPA can read"),
+    ("autoscaling-min-above-max", "autoscaling", "preflight", dict(AUTOSCALING, autoscaling_keda=KEDA, autoscaling_min_replicas=9),
+     "autoscaling_min_replicas: 9 is above max_replicas 4"),
+    ("autoscaling-inline-redis-password", "autoscaling", "preflight",
+     dict(AUTOSCALING, autoscaling_keda={"redis": {"address": "redis:6379", "list_name": "q", "password": "s3cret-value"}}),
+     "autoscaling_keda.redis.password: an inline password"),
 ]
 
 

@@ -37,7 +37,8 @@ MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if 
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists())
 
 # Roles that expose every option of one module (cluster access aside, which comes from module_defaults).
-WRAPPERS = {"serving_runtime": "inference_stack", "device_plugin": "device_plugin"}
+WRAPPERS = {"serving_runtime": "inference_stack", "device_plugin": "device_plugin", "access": "inference_access",
+            "ingress_tls": "inference_ingress", "autoscaling": "inference_autoscaling"}
 
 # Role defaults that differ from the module's on purpose: (role variable) -> why.
 DEFAULT_EXCEPTIONS = {

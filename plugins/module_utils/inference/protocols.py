@@ -32,6 +32,11 @@ class ProtocolError(InputError):
     """A request that cannot be built; the message names the option and the fix."""
 
 
+# Path prefixes each protocol's model API answers under: what an Ingress or HTTPRoute sends to a model server.
+V1_MODELS = "/v1/models"
+V2_MODELS = "/v2/models"
+TORCHSERVE_PREDICTIONS = "/predictions"
+
 # Server-wide health endpoints (no model in the path).
 V2_HEALTH_READY = "/v2/health/ready"
 V2_HEALTH_LIVE = "/v2/health/live"
@@ -48,7 +53,7 @@ def _quote(value):
 def v1_model_path(model, version=None):
     """TF Serving's model status (``/v1/models/<m>[/versions/<v>]``); without a version, KServe V1's model ready."""
     suffix = "/versions/%s" % _quote(version) if version else ""
-    return "/v1/models/%s%s" % (_quote(model), suffix)
+    return "%s/%s%s" % (V1_MODELS, _quote(model), suffix)
 
 
 def v1_predict_path(model, version=None):
@@ -59,19 +64,19 @@ def v1_predict_path(model, version=None):
 def v2_model_ready_path(model, version=None):
     """Open Inference Protocol (KServe V2) model readiness."""
     suffix = "/versions/%s" % _quote(version) if version else ""
-    return "/v2/models/%s%s/ready" % (_quote(model), suffix)
+    return "%s/%s%s/ready" % (V2_MODELS, _quote(model), suffix)
 
 
 def v2_infer_path(model, version=None):
     """Open Inference Protocol (KServe V2) inference."""
     suffix = "/versions/%s" % _quote(version) if version else ""
-    return "/v2/models/%s%s/infer" % (_quote(model), suffix)
+    return "%s/%s%s/infer" % (V2_MODELS, _quote(model), suffix)
 
 
 def torchserve_predict_path(model, version=None):
     """TorchServe's inference API: ``/predictions/<m>[/<v>]``."""
     suffix = "/%s" % _quote(version) if version else ""
-    return "/predictions/%s%s" % (_quote(model), suffix)
+    return "%s/%s%s" % (TORCHSERVE_PREDICTIONS, _quote(model), suffix)
 
 
 def _encode(body):

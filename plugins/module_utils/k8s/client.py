@@ -21,6 +21,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.discovery import Clock, Warn, discovery_cache
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import (
     K8sConfigError,
+    K8sCrdMissingError,
     K8sUnreachableError,
     missing_crd_error,
     translate_api_error,
@@ -229,6 +230,14 @@ class K8sClient:
             raise translate_api_error(exc, "discover", kind, context=self.context)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc)
+
+    def served(self, api_version: str, kind: str) -> bool:
+        """Whether the API server serves the kind: an optional API (OpenShift's Route) or a CRD's kind."""
+        try:
+            self.resource(api_version, kind)
+        except K8sCrdMissingError:
+            return False
+        return True
 
     def call(self, verb: str, kind: str, func: Callable[..., Any], *args: Any, name: Optional[str] = None,
              namespace: Optional[str] = None, api_version: Optional[str] = None, **kwargs: Any) -> Obj:

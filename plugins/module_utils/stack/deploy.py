@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.runner import connect
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import rollout, runtimes
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.deploy import autoscalers_of
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.manifests import build_manifests
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.render import render_result
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import DEFAULTS, cluster_warnings, validate
 
 if TYPE_CHECKING:
@@ -43,12 +44,36 @@ def apply_stack(client, spec: StackSpec, objects, check_mode=False, force_confli
             warn("gpu: cannot list nodes, so whether any node advertises %s was not checked." % spec["gpu"]["resource"])
         for message in cluster_warnings(spec, nodes or []) if nodes is not None else ():
             warn(message)
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            _leave_replicas_to_autoscalers(client, spec, obj, warn or (lambda message: None))
     outcome = apply_objects(client, objects, check_mode=check_mode, force_conflicts=force_conflicts)
     return {
         "changed": outcome["changed"],
         "objects": [{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
         "diff": outcome["diff"],
     }
+
+
+def _leave_replicas_to_autoscalers(client, spec: StackSpec, deployment, warn):
+    """Once an HPA (or KEDA's) scales the Deployment, the controller manager owns spec.replicas: applying the
+    option's count would fail as a conflict, or with force_conflicts fight the autoscaler. The Deployment keeps
+    the count it has; a new one starts with the option's."""
+    name = deployment["metadata"]["name"]
+    try:
+        scalers = autoscalers_of(client, spec["namespace"], {"kind": "Deployment", "name": name})
+    except K8sAuthError:
+        warn("replicas: cannot list HorizontalPodAutoscalers, so whether one scales Deployment %s was not checked." % name)
+        return
+    live = client.get("apps/v1", "Deployment", name, spec["namespace"]) if scalers else None
+    if live is None or (live.get("spec") or {}).get("replicas") is None:
+        return
+    current = live["spec"]["replicas"]
+    deployment["spec"]["replicas"] = current
+    if current != spec["replicas"]:
+        scaled_by = " and ".join("%s %s" % (s["kind"], s["metadata"]["name"]) for s in scalers)
+        warn("replicas: %s scales Deployment %s (now %d replicas), so replicas %d is not applied; set the range on the "
+             "autoscaler." % (scaled_by, name, current, spec["replicas"]))
 
 
 def wait_and_maybe_roll_back(client, spec: StackSpec, objects, timeout, rollback_on_failure):
@@ -84,14 +109,7 @@ def run_inference_stack(module):
                          "to write its files.")
     spec, objects = plan(params)
     if params["mode"] == "render":
-        outcome = render(objects, params["render_dir"], check_mode=module.check_mode)
-        changed_files = {d["after_header"] for d in outcome["diff"]}
-        result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
-                  "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
-                              for o, path in zip(objects, outcome["rendered_files"])]}
-        if module._diff:
-            result["diff"] = outcome["diff"]
-        return result
+        return render_result(objects, params["render_dir"], check_mode=module.check_mode, diff=module._diff)
     client = connect(params, warn=module.warn)
     if params["state"] == "absent":
         # the namespace may hold more than this stack: it stays, even when create_namespace made it

@@ -16,6 +16,7 @@ try:
 except ImportError:  # PyYAML comes with the kubernetes client; render mode checks for it itself
     yaml = None
 
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import object_ref
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError
 
 
@@ -52,3 +53,15 @@ def render(objects, directory, check_mode=False):
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
     return {"changed": bool(diffs), "rendered_files": files, "diff": diffs}
+
+
+def render_result(objects, directory, check_mode=False, diff=False):
+    """A module's result for render mode: the files written (or, in check mode, that would be), each object's file."""
+    outcome = render(objects, directory, check_mode=check_mode)
+    changed_files = {d["after_header"] for d in outcome["diff"]}
+    result = {"changed": outcome["changed"], "rendered_files": outcome["rendered_files"],
+              "objects": [{"ref": object_ref(o), "changed": path in changed_files, "file": path}
+                          for o, path in zip(objects, outcome["rendered_files"])]}
+    if diff:
+        result["diff"] = outcome["diff"]
+    return result

@@ -23,8 +23,13 @@ PRE_STOP_SLEEP = 5
 PROBE_PERIOD = 10
 
 
+def instance_labels(name):
+    """The labels that select the serving pods of the service called name."""
+    return {"app.kubernetes.io/instance": name, "app.kubernetes.io/component": COMPONENT}
+
+
 def selector_labels(spec: StackSpec):
-    return {"app.kubernetes.io/instance": spec["name"], "app.kubernetes.io/component": COMPONENT}
+    return instance_labels(spec["name"])
 
 
 def labels(spec: StackSpec):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import service, warmup, workload
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders.common import instance_labels
 
 if TYPE_CHECKING:
     from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.shapes import StackSpec
@@ -42,6 +43,18 @@ class Runtime:
     model_root: Optional[str] = None
     #: (port name, path) of the runtime's Prometheus metrics, or None where it serves none by default
     metrics: Optional[Tuple[str, str]] = None
+    #: Prometheus series of the serving process, as its metrics endpoint names them (None where it serves
+    #: none): a counter of inference requests, a counter of the microseconds requests waited in the
+    #: server's queue, and the label that names the model on both. The autoscaling signals and the
+    #: monitoring objects build their PromQL from these.
+    request_counter: Optional[str] = None
+    queue_time_counter_us: Optional[str] = None
+    model_label: Optional[str] = None
+    #: dcgm-exporter's series (etc/default-counters.csv) for the GPUs of a pod of any runtime: utilisation
+    #: in percent and framebuffer memory used in MiB; with its Kubernetes mapping the exporter labels
+    #: each with the pod and namespace that holds the GPU.
+    gpu_utilization_series = "DCGM_FI_DEV_GPU_UTIL"
+    gpu_memory_used_series = "DCGM_FI_DEV_FB_USED"
     #: "native" where the runtime warms the model before it reports ready; "sidecar" where the module's
     #: warmup sidecar gates readiness
     warmup = "sidecar"
@@ -63,12 +76,37 @@ class Runtime:
     kserve_options = False
     #: the longest name: a runtime whose controller derives longer names from it needs a shorter one
     max_name_length = 63
+    #: what the pods run in, after the service's name: an autoscaler scales the Deployment <name><suffix>
+    workload_suffix = ""
+    #: whether the runtime's controller makes an autoscaler of its own, to be turned off for another one
+    own_autoscaler = False
     #: why rollback_on_failure does not apply, or None where the module rolls the Deployment back
     rollback_note: Optional[str] = None
+    #: the ports clients call, which a NetworkPolicy opens to the ingress or gateway namespaces
+    client_ports: Tuple[str, ...] = ("http", "grpc")
+    #: whether the serving container's ports carry the names of `ports` (a NetworkPolicy can then name them,
+    #: and follows a renumbering by itself)
+    named_container_ports = True
+    #: HTTP path prefixes of the runtime's inference API (spelt by inference/protocols.py): what an Ingress
+    #: or HTTPRoute sends to the model server
+    route_paths: Tuple[str, ...] = ()
+    #: fully qualified gRPC services of the runtime's gRPC API: what a GRPCRoute matches (empty: no gRPC route)
+    grpc_services: Tuple[str, ...] = ()
+    #: the port numbers of the Service traffic goes to, where they are not the runtime's own `ports`
+    #: (KServe's controller writes the predictor Service with ports of its own)
+    backend_ports: Optional[Dict[str, int]] = None
+
+    def backend_service(self, name):
+        """The Service in front of the model service called name: the stack's own, named like it."""
+        return name
 
     @property
     def native_warmup(self):
         return self.warmup == "native"
+
+    def pod_labels(self, name):
+        """Labels that select the serving pods of the service called name (a NetworkPolicy's podSelector)."""
+        return instance_labels(name)
 
     def all_model_options(self):
         return COMMON_MODEL_OPTIONS | self.model_options

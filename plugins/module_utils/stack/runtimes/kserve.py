@@ -41,6 +41,9 @@ MODEL_ROOT = "/mnt/models"
 API_VERSION = "serving.kserve.io/v1beta1"
 RUNTIME_API_VERSION = "serving.kserve.io/v1alpha1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+POD_LABEL = "serving.kserve.io/inferenceservice"
+# The port of the predictor Service KServe writes in Standard mode (its constants.CommonDefaultHttpPort).
+PREDICTOR_SERVICE_PORT = 80
 
 
 def runtime_name(spec: StackSpec):
@@ -138,17 +141,41 @@ class KServe(Runtime):
     name = "kserve"
     # The KServe Python model server: REST on 8080, gRPC (v2) on 8081.
     ports = {"http": 8080, "grpc": 8081}
+    # KServe's model servers speak both V1 and V2 on the REST port (the ServingRuntime declares both).
+    route_paths = (protocols.V1_MODELS, protocols.V2_MODELS)
+    # KServe's controller (v0.17.0, Standard mode) writes the predictor Service <name>-predictor with the
+    # container's first port as port 80; the ServingRuntime exposes only the REST port, so no gRPC route.
+    backend_ports = {"http": PREDICTOR_SERVICE_PORT}
     storage_schemes = ("gs", "s3", "https", "http", "pvc", "hf", "oci", "hdfs", "webhdfs")
     model_root = MODEL_ROOT
     # The Python model server serves Prometheus metrics on its REST port (KServe's own ServingRuntimes
     # annotate prometheus.io/port 8080, path /metrics).
     metrics = ("http", "/metrics")
+    # The Python model server's prometheus_client histogram of predict latency, labelled model_name: its
+    # _count series counts requests. It has no queue.
+    request_counter = "request_predict_seconds_count"
+    model_label = "model_name"
     model_options = frozenset(("format", "format_version"))
     versions_fix = "Roll a new version out with kserve.canary_traffic_percent."
     kserve_options = True
     # KServe derives longer names (<name>-predictor-...) from the InferenceService's.
     max_name_length = 53
+    # KServe's Standard mode runs the predictor as the Deployment <name>-predictor, with an HPA of its own
+    # unless the InferenceService's autoscalerClass says otherwise.
+    workload_suffix = "-predictor"
+    own_autoscaler = True
     rollback_note = "rollback_on_failure applies to Deployments; KServe keeps the previous revision serving by itself."
+    # KServe names the container's ports itself (the ServingRuntime gives numbers): a NetworkPolicy gives numbers.
+    named_container_ports = False
+
+    def pod_labels(self, name):
+        # What KServe v0.17.0's controller puts on every predictor pod (pkg/constants: InferenceServicePodLabelKey,
+        # KServiceComponentLabel), so an InferenceService written by anyone is selected.
+        return {POD_LABEL: name, "component": "predictor"}
+
+    def backend_service(self, name):
+        """The predictor Service KServe's controller writes for the InferenceService."""
+        return "%s-predictor" % name
 
     def health_path(self, model, protocol="v1"):
         return protocols.v2_model_ready_path(model) if protocol == "v2" else protocols.v1_model_path(model)

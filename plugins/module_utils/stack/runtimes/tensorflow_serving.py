@@ -91,6 +91,8 @@ class TensorFlowServing(Runtime):
     name = "tensorflow_serving"
     images = {"cpu": "docker.io/tensorflow/serving:2.18.0", "gpu": "docker.io/tensorflow/serving:2.18.0-gpu"}
     ports = {"grpc": 8500, "http": 8501}
+    route_paths = (protocols.V1_MODELS,)
+    grpc_services = ("tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
     storage_schemes = ("gs",)
     model_root = "/models"
     # /monitoring/prometheus/metrics exists only with --monitoring_config_file, which the module does not set.

@@ -98,10 +98,17 @@ class TorchServe(Runtime):
     name = "torchserve"
     images = {"cpu": "docker.io/pytorch/torchserve:0.12.0-cpu", "gpu": "docker.io/pytorch/torchserve:0.12.0-gpu"}
     ports = {"http": 8080, "management": 8081, "metrics": 8082, "grpc": 7070}
+    route_paths = (protocols.TORCHSERVE_PREDICTIONS,)
+    grpc_services = ("org.pytorch.serve.grpc.inference.InferenceAPIsService",)
     storage_schemes = ("https",)
     model_root = MODEL_STORE
     # metrics_mode=prometheus in config.properties
     metrics = ("metrics", "/metrics")
+    # TorchServe's default frontend metrics (ts/configs/metrics.yaml): counters labelled model_name,
+    # model_version and hostname. (QueueTime, its gauge in ms, carries no model label.)
+    request_counter = "ts_inference_requests_total"
+    queue_time_counter_us = "ts_queue_latency_microseconds"
+    model_label = "model_name"
     model_options = frozenset(("mar_file", "version"))
     versions_fix = "TorchServe takes the version from the model archive: set model.version (and model.mar_file)."
 

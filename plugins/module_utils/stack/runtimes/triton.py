@@ -114,11 +114,17 @@ class Triton(Runtime):
     name = "triton"
     images = {"cpu": "nvcr.io/nvidia/tritonserver:25.10-py3", "gpu": "nvcr.io/nvidia/tritonserver:25.10-py3"}
     ports = {"http": 8000, "grpc": 8001, "metrics": 8002}
+    route_paths = (protocols.V2_MODELS,)
+    grpc_services = ("inference.GRPCInferenceService",)
     # Triton reads its repository from a PVC here, so that the module can place the model
     # configuration (with model_warmup) next to the versions.
     storage_schemes = ()
     model_root = REPOSITORY
     metrics = ("metrics", "/metrics")
+    # Triton's metrics guide: per model (labels model and version), cumulative counters.
+    request_counter = "nv_inference_request_success"
+    queue_time_counter_us = "nv_inference_queue_duration_us"
+    model_label = "model"
     warmup = "native"
     model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "instance_kind", "inputs", "outputs"))
     versions = "mounted"

@@ -118,7 +118,11 @@ def main(argv=None):
         ensure(api, args.namespace, args.models_pvc)
     elif args.command == "get":
         api_version, kind, namespace, name = args.ref
-        json.dump(get(api, api_version, kind, name, namespace), sys.stdout)
+        obj = get(api, api_version, kind, name, namespace)
+        if obj and kind == "Secret":
+            # what verify reads goes into Molecule's output: a Secret's keys and sizes, never its values
+            obj["data"] = {key: "<%d base64 characters>" % len(value) for key, value in (obj.get("data") or {}).items()}
+        json.dump(obj, sys.stdout)
     elif args.command == "dump":
         dump(api, args.namespace)
     else:

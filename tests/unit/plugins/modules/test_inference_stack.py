@@ -94,7 +94,7 @@ class RecordingClient:
         return self.store.get((kind, namespace, name))
 
     def list(self, api_version, kind, **kwargs):
-        return self.nodes
+        return self.nodes if kind == "Node" else []
 
 
 def test_apply_sends_exactly_the_rendered_objects_and_a_second_run_changes_nothing(tmp_path):
@@ -161,10 +161,28 @@ def test_nodes_that_cannot_be_listed_only_cost_the_warning():
 
     class NoNodes(RecordingClient):
         def list(self, api_version, kind, **kwargs):
-            raise K8sAuthError("nodes is forbidden")
+            if kind == "Node":
+                raise K8sAuthError("nodes is forbidden")
+            return super().list(api_version, kind, **kwargs)
 
     spec, objects = deploy.plan(dict(TF, gpu={"count": 1}))
     warnings = []
     result = deploy.apply_stack(NoNodes(), spec, objects, warn=warnings.append)
     assert result["changed"] is True
     assert warnings == ["gpu: cannot list nodes, so whether any node advertises nvidia.com/gpu was not checked."]
+
+
+def test_autoscalers_that_cannot_be_listed_leave_the_replicas_option_and_a_warning():
+    from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sAuthError
+
+    class NoAutoscalers(RecordingClient):
+        def list(self, api_version, kind, **kwargs):
+            if kind == "HorizontalPodAutoscaler":
+                raise K8sAuthError("horizontalpodautoscalers.autoscaling is forbidden")
+            return super().list(api_version, kind, **kwargs)
+
+    spec, objects = deploy.plan(dict(TF, replicas=3))
+    client, warnings = NoAutoscalers(), []
+    deploy.apply_stack(client, spec, objects, warn=warnings.append)
+    assert warnings == ["replicas: cannot list HorizontalPodAutoscalers, so whether one scales Deployment resnet was not checked."]
+    assert [o["spec"]["replicas"] for o, _dry_run in client.applied if o["kind"] == "Deployment"] == [3]
