@@ -63,6 +63,10 @@ EOF
   fi
   t0=$SECONDS
   tests/cluster/build.sh >/dev/null || { echo "error: the local control plane could not be built" >&2; exit 1; }
+  # Prometheus and promtool, for the DCGM exporter's scrape test (tests/integration/test_dcgm_exporter.py):
+  # built in the background while the cluster starts and the linters run; cached, so a warm run returns at once
+  tests/cluster/build.sh prometheus >.tmp/logs/prometheus-build.log 2>&1 &
+  prometheus_build=$!
   kserve_build=""
   if [ -n "$images_setup" ]; then
     # KServe's controller manager, for the real node's KServe test (tests/cluster/kserve.sh): built in
@@ -96,6 +100,9 @@ stage "mypy (strict on the access layer)" env MYPYPATH="$ANSIBLE_COLLECTIONS_PAT
 stage "changelog fragments" antsibull-changelog lint
 stage "ansible-test sanity" tests/sanity.sh
 stage "runtimes venv (real inference servers for tests/runtimes)" waited runtimes "$runtimes_setup" .tmp/logs/runtimes-setup.log
+if [ -n "${prometheus_build:-}" ]; then
+  stage "Prometheus and promtool (tests/cluster/build.sh prometheus)" waited prometheus "$prometheus_build" .tmp/logs/prometheus-build.log
+fi
 if [ -n "${kserve_build:-}" ]; then
   stage "KServe controller manager (tests/cluster/build.sh kserve)" waited kserve "$kserve_build" .tmp/logs/kserve-build.log
 fi

@@ -4,7 +4,7 @@
 """Options and attributes of the API modules that write objects by server-side apply.
 
 Each block has its argument-spec twin in plugins/module_utils/k8s/options.py (DOCUMENTATION:
-APPLY_ARG_SPEC, STATE: STATE_ARG_SPEC); a module that takes the block takes the dict too.
+APPLY_ARG_SPEC, STATE: STATE_ARG_SPEC, GPU_ADDON: GPU_ADDON_PLACEMENT_ARG_SPEC and GPU_ADDON_WAIT_ARG_SPEC); a module that takes the block takes the dict too.
 """
 
 from __future__ import annotations
@@ -39,4 +39,32 @@ options:
     type: str
     choices: [present, absent]
     default: present
+"""
+
+    GPU_ADDON = r"""
+options:
+  tolerations:
+    description:
+      - Tolerations added to the default ones (V(nvidia.com/gpu) Exists NoSchedule, V(CriticalAddonsOnly) Exists),
+        with the pod spec's field names C(key), C(operator), C(value), C(effect), C(tolerationSeconds).
+      - Values are strings; an unquoted YAML V(true) is refused, not converted.
+    type: list
+    elements: dict
+    default: []
+  node_selector:
+    description:
+      - Node labels the add-on's nodes must also carry, on top of being GPU nodes; for example one node pool.
+      - Values are strings; an unquoted YAML V(true) is refused, not converted.
+    type: dict
+    default: {}
+  wait:
+    description:
+      - With O(state=present), wait until the DaemonSet's rollout is complete. Ignored in check mode.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the rollout.
+    type: int
+    default: 300
 """

@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling]
+    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling, dcgm_exporter]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -55,6 +55,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.dcgm_exporter import manifests as dcgm_exporter
+from ansible_collections.inferops.kubernetes.plugins.module_utils.dcgm_exporter import options as dcgm_exporter_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as device_plugin
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import options as device_plugin_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import deploy
@@ -75,6 +77,10 @@ def _check_device_plugin(params):
     device_plugin.validate({name: params.get(name) for name in device_plugin.DEFAULTS})
 
 
+def _check_dcgm_exporter(params):
+    dcgm_exporter.validate({name: params.get(name) for name in dcgm_exporter.DEFAULTS})
+
+
 # module: (argument spec, required_if, the module's own validation)
 MODULES = {
     "inference_stack": (stack_options.ARGUMENT_SPEC, stack_options.REQUIRED_IF, _check_stack),
@@ -82,6 +88,7 @@ MODULES = {
     "inference_access": (access_options.ARGUMENT_SPEC, access_options.REQUIRED_IF, access.plan),
     "inference_ingress": (ingress_options.ARGUMENT_SPEC, [], ingress_deploy.plan),
     "inference_autoscaling": (autoscaling_options.ARGUMENT_SPEC, [], autoscaling.plan),
+    "dcgm_exporter": (dcgm_exporter_options.ARGUMENT_SPEC, [], _check_dcgm_exporter),
 }
 
 

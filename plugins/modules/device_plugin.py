@@ -86,34 +86,11 @@ options:
       - PriorityClass of the plugin's pods. It must exist; an empty string sets none.
     type: str
     default: system-node-critical
-  tolerations:
-    description:
-      - Tolerations added to the default ones (V(nvidia.com/gpu) Exists NoSchedule, V(CriticalAddonsOnly) Exists),
-        with the pod spec's field names C(key), C(operator), C(value), C(effect), C(tolerationSeconds).
-      - Values are strings; an unquoted YAML V(true) is refused, not converted.
-    type: list
-    elements: dict
-    default: []
-  node_selector:
-    description:
-      - Node labels the plugin's nodes must also carry, on top of being GPU nodes; for example one node pool.
-      - Values are strings; an unquoted YAML V(true) is refused, not converted.
-    type: dict
-    default: {}
-  wait:
-    description:
-      - With O(state=present), wait until the DaemonSet's rollout is complete. Ignored in check mode.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for the rollout.
-    type: int
-    default: 300
 extends_documentation_fragment:
   - inferops.kubernetes.k8s_auth
   - inferops.kubernetes.k8s_apply
   - inferops.kubernetes.k8s_apply.STATE
+  - inferops.kubernetes.k8s_apply.GPU_ADDON
   - inferops.kubernetes.attributes
   - inferops.kubernetes.attributes.ACTION_GROUP
 attributes:

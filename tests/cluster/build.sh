@@ -11,6 +11,11 @@
 #   at crds.env's KSERVE_VERSION, the release whose CRDs the tests install; run by
 #   tests/cluster/kserve.sh for the tests that need a real KServe controller.
 #
+#   build.sh prometheus: Prometheus and promtool, github.com/prometheus/prometheus cmd/prometheus and
+#   cmd/promtool at versions.env's PROMETHEUS_VERSION, built with the tag remove_all_sd (static and
+#   file service discovery only: the tests write their scrape targets) and without builtinassets (no web
+#   UI; the HTTP API is all the tests read). For the monitoring tests (tests/integration/test_dcgm_exporter.py).
+#
 # Everything comes from the Go module proxy. Binaries land in a cache
 # directory outside the checkout, keyed by the pinned versions, so a fresh
 # clone on the same machine reuses them. Prints the binary directory on stdout.
@@ -25,8 +30,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/crds.env"
 TARGET=${1:-controlplane}
 case "$TARGET" in
-  controlplane | kserve) ;;
-  *) echo "usage: $0 [controlplane|kserve]" >&2; exit 2 ;;
+  controlplane | kserve | prometheus) ;;
+  *) echo "usage: $0 [controlplane|kserve|prometheus]" >&2; exit 2 ;;
 esac
 
 log() { printf '[cluster-build] %s\n' "$*" >&2; }
@@ -45,6 +50,9 @@ CACHE_ROOT=${INFEROPS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops-kubern
 if [ "$TARGET" = kserve ]; then
   KEY="kserve-${KSERVE_VERSION}_$(go env GOOS)-$(go env GOARCH)"
   WANT=(manager)
+elif [ "$TARGET" = prometheus ]; then
+  KEY="prometheus-${PROMETHEUS_VERSION}_$(go env GOOS)-$(go env GOARCH)"
+  WANT=(prometheus promtool)
 else
   KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_$(go env GOOS)-$(go env GOARCH)"
   WANT=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl)
@@ -143,6 +151,25 @@ if [ "$TARGET" = kserve ]; then
   mapfile -t EDITS < <(go mod edit -json "$KSERVE_GOMOD" | replaces carried)
   if [ "${#EDITS[@]}" -gt 0 ]; then (cd "$D" && go mod edit "${EDITS[@]}"); fi
   (cd "$D" && go mod tidy >&2 && go build -ldflags "-s -w" -o "$OUT/manager" github.com/kserve/kserve/cmd/manager)
+  finish
+  exit 0
+fi
+
+# --- Prometheus ----------------------------------------------------------
+if [ "$TARGET" = prometheus ]; then
+  log "prometheus $PROMETHEUS_VERSION (cmd/prometheus, cmd/promtool; tags remove_all_sd)"
+  D="$WORK/prometheus"
+  wrapper_module "$D" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+  PROM_GOMOD=$(upstream_gomod "$D" github.com/prometheus/prometheus "$PROMETHEUS_VERSION")
+  mapfile -t EDITS < <(go mod edit -json "$PROM_GOMOD" | replaces carried)
+  if [ "${#EDITS[@]}" -gt 0 ]; then (cd "$D" && go mod edit "${EDITS[@]}"); fi
+  # the module's v0.3MM.P is Prometheus 3.MM.P
+  PROM_RELEASE=${PROMETHEUS_VERSION#v0.}
+  PROM_RELEASE="3.$((${PROM_RELEASE%%.*} - 300)).${PROM_RELEASE#*.}"
+  (cd "$D" && go mod tidy >&2 && go build -tags remove_all_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROM_RELEASE" -o "$OUT/" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool)
   finish
   exit 0
 fi

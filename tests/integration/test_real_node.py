@@ -315,8 +315,10 @@ def test_a_kubelet_that_cannot_start_fails_node_up_with_its_last_log_lines(tmp_p
     kubelet.chmod(0o755)
     # a short path: the node's unix sockets live under it (108 bytes at most)
     state = Path(tempfile.mkdtemp(prefix="inferops-", dir="/tmp"))
+    # the PKI of the cluster these tests run on (cluster.sh's INFEROPS_CLUSTER_NAME, inferops unless set)
+    pki = STATE / "kwok" / "clusters" / os.environ.get("INFEROPS_CLUSTER_NAME", "inferops") / "pki"
     env = dict(os.environ, INFEROPS_CLUSTER_DIR=str(state), KUBECONFIG_PATH=kubeconfig, INFEROPS_KUBELET_BIN=str(kubelet),
-               INFEROPS_CLUSTER_PKI=str(STATE / "kwok" / "clusters" / "inferops" / "pki"), INFEROPS_NODE_BRIDGE="inferops-t0",
+               INFEROPS_CLUSTER_PKI=str(pki), INFEROPS_NODE_BRIDGE="inferops-t0",
                INFEROPS_NODE_NAME="inferops-test-node", INFEROPS_POD_SUBNET="10.88.1.0/24", INFEROPS_NODE_READY_TIMEOUT="60")
     node = str(ROOT / "tests" / "node" / "node.sh")
     try:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin import manifests as builder
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.diagnose import diagnose_unready
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.addon import apply_gpu_addon
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sError
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.waiter import K8sTimeoutError, daemonset_counts, wait_until_ready
 
 SPEC_OPTIONS = tuple(builder.DEFAULTS)
 
@@ -30,37 +29,9 @@ def _check_priority_class(client, name):
 def _present(client, module, spec):
     objects = builder.build_manifests(spec)
     _check_priority_class(client, spec["priority_class_name"])
-    outcome = apply_objects(client, objects, check_mode=module.check_mode, force_conflicts=module.params["force_conflicts"])
-    result = dict(
-        changed=outcome["changed"],
-        objects=[{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        config=builder.render_config(spec),
-    )
-    if module._diff:
-        result["diff"] = outcome["diff"]
-    if module.params["wait"] and not module.check_mode:
-        result["rollout"] = _wait_for_rollout(client, spec["namespace"], module.params["wait_timeout"])
-        if result["rollout"]["desired"] == 0:
-            module.warn(
-                "No node is a GPU node, so the device plugin runs nowhere. Label GPU nodes nvidia.com/gpu.present=true "
-                "(or run Node Feature Discovery), and check node_selector."
-            )
+    result = apply_gpu_addon(client, module, objects, builder.SELECTOR_LABELS, "the device plugin")
+    result["config"] = builder.render_config(spec)
     return result
-
-
-def _wait_for_rollout(client, namespace, timeout):
-    states, _elapsed = wait_until_ready(client, [("apps/v1", "DaemonSet", builder.NAME, namespace)], timeout)
-    state = states[0]
-    if not state["ready"]:
-        causes = " ".join(finding["message"] for finding in diagnose_unready(client, states))
-        raise K8sTimeoutError("Timed out after %ss waiting for DaemonSet %s/%s: %s. %s"
-                              % (timeout, namespace, builder.NAME, state["reason"], causes), last_seen=state["live"])
-    counts = daemonset_counts(state["live"])
-    del counts["current"]
-    selector = ",".join("%s=%s" % item for item in builder.SELECTOR_LABELS.items())
-    pods = client.list("v1", "Pod", namespace=namespace, label_selector=selector)
-    counts["nodes"] = sorted({p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")})
-    return counts
 
 
 def _absent(client, module, spec):

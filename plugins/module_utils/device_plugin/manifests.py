@@ -21,15 +21,21 @@ from typing import TYPE_CHECKING, Any, Dict, List
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.device_plugin.options import PLUGIN_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES, classify
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import CONFIG_HASH_ANNOTATION, MANAGED_BY, config_digest, pod_security_namespace
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.objects import (
+    CONFIG_HASH_ANNOTATION,
+    GPU_ADDON_AFFINITY,
+    GPU_ADDON_TOLERATIONS,
+    MANAGED_BY,
+    config_digest,
+    pod_security_namespace,
+)
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
     fail,
-    qualified_name_problem,
     valid_image,
-    valid_label_value,
+    valid_labels,
     valid_toleration,
     with_defaults,
 )
@@ -57,25 +63,9 @@ DEFAULT_TIME_SLICED_RESOURCES = ("nvidia.com/gpu",)
 SELECTOR_LABELS = {"app.kubernetes.io/name": NAME}
 COMMON_LABELS = dict(SELECTOR_LABELS, **{"app.kubernetes.io/managed-by": MANAGED_BY})
 
-# GPU nodes only: the label the GPU Operator (or the collection's node label module) sets,
-# or the PCI vendor label of Node Feature Discovery for NVIDIA (10de). Terms are ORed.
-GPU_NODE_AFFINITY = {
-    "nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]},
-                {"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In", "values": ["true"]}]},
-            ]
-        }
-    }
-}
-
-# GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule so that only GPU workloads land
-# there; the plugin must still run on them, and on nodes reserved for critical add-ons.
-DEFAULT_TOLERATIONS = (
-    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "CriticalAddonsOnly", "operator": "Exists"},
-)
+# Where GPU add-ons run: GPU nodes, tainted or not (k8s/objects.py).
+GPU_NODE_AFFINITY = GPU_ADDON_AFFINITY
+DEFAULT_TOLERATIONS = GPU_ADDON_TOLERATIONS
 
 
 def _time_slicing(value, mig_strategy):
@@ -120,19 +110,6 @@ def _time_slicing(value, mig_strategy):
     return dict(flags, replicas=replicas, resources=list(resources))
 
 
-def _node_selector(value):
-    if not isinstance(value, dict):
-        fail("node_selector", "expected a mapping of label to value, got %s" % type(value).__name__,
-             "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
-    selector = {}
-    for key, label_value in value.items():
-        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
-        if problem:
-            fail("node_selector.%s" % key, problem, "Use a node label key, for example nvidia.com/gpu.product.")
-        selector[key] = valid_label_value("node_selector.%s" % key, label_value)
-    return selector
-
-
 def validate(spec: Dict[str, Any]) -> DevicePluginSpec:
     """A complete, checked copy of spec (module option names; missing ones take DEFAULTS).
 
@@ -162,7 +139,7 @@ def validate(spec: Dict[str, Any]) -> DevicePluginSpec:
         "runtime_class": merged["runtime_class"],
         "priority_class_name": priority or None,
         "tolerations": [valid_toleration(i, t) for i, t in enumerate(merged["tolerations"])],
-        "node_selector": _node_selector(merged["node_selector"]),
+        "node_selector": valid_labels("node_selector", merged["node_selector"]),
     }
 
 

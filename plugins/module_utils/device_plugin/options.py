@@ -14,7 +14,12 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources import MIG_STRATEGIES
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import APPLY_ARG_SPEC, STATE_ARG_SPEC
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import (
+    APPLY_ARG_SPEC,
+    GPU_ADDON_PLACEMENT_ARG_SPEC,
+    GPU_ADDON_WAIT_ARG_SPEC,
+    STATE_ARG_SPEC,
+)
 
 # What the plugin is: the options manifests.validate() reads.
 PLUGIN_OPTIONS: Dict[str, Dict[str, Any]] = dict(
@@ -32,16 +37,13 @@ PLUGIN_OPTIONS: Dict[str, Dict[str, Any]] = dict(
     ),
     runtime_class=dict(type="bool", default=True),
     priority_class_name=dict(type="str", default="system-node-critical"),
-    # Raw dicts: Ansible's str conversion would turn an unquoted true into "True"; the builder refuses it instead.
-    tolerations=dict(type="list", elements="dict", default=[]),
-    node_selector=dict(type="dict", default={}),
+    **GPU_ADDON_PLACEMENT_ARG_SPEC,
 )
 
-# How the module runs. wait and wait_timeout are the module's own: the inference stack waits for a
-# model rollout, with other defaults (see k8s/options.py).
+# How the module runs. wait and wait_timeout are the GPU node add-ons' (k8s/options.py); the inference
+# stack waits for a model rollout, with other defaults.
 RUN_OPTIONS = dict(
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=300),
+    **GPU_ADDON_WAIT_ARG_SPEC,
     **STATE_ARG_SPEC,
     **APPLY_ARG_SPEC,
 )

@@ -114,3 +114,18 @@ def valid_toleration(index: int, value: Any) -> Dict[str, Any]:
         if effect != "NoExecute":
             fail(path + ".tolerationSeconds", "applies only to effect NoExecute", "Set effect: NoExecute, or remove tolerationSeconds.")
     return checked
+
+
+def valid_labels(path: str, value: Any) -> Dict[str, str]:
+    """A mapping of label keys to string values (a nodeSelector, labels a selector matches), checked as the API
+    checks them."""
+    if not isinstance(value, dict):
+        fail(path, "expected a mapping of label to value, got %s" % type(value).__name__,
+             "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
+    labels = {}
+    for key, label_value in value.items():
+        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"
+        if problem:
+            fail("%s.%s" % (path, key), problem, "Use a label key, for example nvidia.com/gpu.product.")
+        labels[key] = valid_label_value("%s.%s" % (path, key), label_value)
+    return labels

@@ -28,7 +28,7 @@ LAYERS = {
     "inference": {"common"},
     "k8s": {"common", "gpu"},
 }
-CAPABILITIES = ("device_plugin", "nodes", "stack", "warmup")
+CAPABILITIES = ("dcgm_exporter", "device_plugin", "nodes", "stack", "warmup")
 ALLOWED = dict(LAYERS, **{name: set(LAYERS) for name in CAPABILITIES})
 
 # Programs that run outside Ansible and the collection (shipped as a file into a pod), so they
