@@ -116,12 +116,11 @@ def valid_toleration(index: int, value: Any) -> Dict[str, Any]:
     return checked
 
 
-def valid_labels(path: str, value: Any) -> Dict[str, str]:
+def valid_labels(path: str, value: Any, example: str = "{node.kubernetes.io/instance-type: p5.48xlarge}") -> Dict[str, str]:
     """A mapping of label keys to string values (a nodeSelector, labels a selector matches), checked as the API
     checks them."""
     if not isinstance(value, dict):
-        fail(path, "expected a mapping of label to value, got %s" % type(value).__name__,
-             "For example {node.kubernetes.io/instance-type: p5.48xlarge}.")
+        fail(path, "expected a mapping of label to value, got %s" % type(value).__name__, "For example %s." % example)
     labels = {}
     for key, label_value in value.items():
         problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string"

@@ -31,9 +31,9 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.gpu.resources 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
     DNS_LABEL,
-    qualified_name_problem,
     valid_image,
     valid_label_value,
+    valid_labels,
     valid_toleration,
     with_defaults,
 )
@@ -146,15 +146,7 @@ def _name(path, value, max_length=63, dns1035=False):
 
 
 def _labels(path, value, example="{team: vision}"):
-    if not isinstance(value, dict):
-        _fail(path, "expected a mapping of label to value, got %s" % type(value).__name__, "For example %s." % example)
-    labels = {}
-    for key, label_value in value.items():
-        problem = qualified_name_problem(key) if isinstance(key, str) else "expected a string key"
-        if problem:
-            _fail("%s.%s" % (path, key), problem, "Use a label key, for example nvidia.com/gpu.product.")
-        labels[key] = valid_label_value("%s.%s" % (path, key), label_value)
-    return labels
+    return valid_labels(path, value, example)
 
 
 def _storage(runtime, model):

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sCrdMissingError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.spec import SpecError, validate
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import autoscaling as builders
@@ -28,14 +27,6 @@ def plan(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """The validated spec and its objects, from the module's options; raises SpecError before anything else."""
     spec = validate({name: params.get(name) for name in SPEC_OPTIONS})
     return spec, builders.objects(spec) if spec["autoscaler"] else []
-
-
-def _served(client, api_version: str, kind: str) -> bool:
-    try:
-        client.namespaced(api_version, kind)
-    except K8sCrdMissingError:
-        return False
-    return True
 
 
 def _writes(obj: Dict[str, Any]) -> bool:
@@ -52,7 +43,7 @@ def autoscalers_of(client, namespace: str, target: Dict[str, str]) -> List[Dict[
     ({kind, name}), each with its kind set (a list's items come without one)."""
     found = [dict(hpa, kind="HorizontalPodAutoscaler")
              for hpa in client.list(builders.HPA_API_VERSION, "HorizontalPodAutoscaler", namespace=namespace) if _targets(hpa, target)]
-    if _served(client, builders.KEDA_API_VERSION, "ScaledObject"):
+    if client.served(builders.KEDA_API_VERSION, "ScaledObject"):
         found.extend(dict(scaled, kind="ScaledObject")
                      for scaled in client.list(builders.KEDA_API_VERSION, "ScaledObject", namespace=namespace) if _targets(scaled, target))
     return found
@@ -79,7 +70,7 @@ def other_autoscalers(client, spec: Dict[str, Any]) -> List[str]:
 
 def _removable(client, refs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The refs of kinds the server serves (with no KEDA CRDs there is no ScaledObject to take back)."""
-    return [r for r in refs if _served(client, r["apiVersion"], r["kind"])]
+    return [r for r in refs if client.served(r["apiVersion"], r["kind"])]
 
 
 def _stale(spec: Dict[str, Any], objects: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -84,6 +84,9 @@ class RecordingClient:
     def namespaced(self, api_version, kind):
         return True
 
+    def served(self, api_version, kind):
+        return True
+
     def apply(self, obj, namespace=None, field_manager=None, force_conflicts=False, dry_run=False):
         self.applied.append((obj, "All" if dry_run else None))
         if not dry_run:

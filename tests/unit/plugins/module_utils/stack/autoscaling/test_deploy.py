@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.errors import K8sCrdMissingError
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy
 
 KEDA_BASE = {"name": "bert", "namespace": "serving", "runtime": "triton", "max_replicas": 4,
@@ -15,10 +14,8 @@ class Lists:
     def __init__(self, items, keda=True):
         self.items, self.keda = items, keda
 
-    def namespaced(self, api_version, kind):
-        if api_version.startswith("keda.sh") and not self.keda:
-            raise K8sCrdMissingError("no KEDA CRDs")
-        return True
+    def served(self, api_version, kind):
+        return self.keda or not api_version.startswith("keda.sh")
 
     def list(self, api_version, kind, namespace=None):
         return [i for i in self.items if i["kind"] == kind and i["metadata"]["namespace"] == namespace]
