@@ -24,7 +24,7 @@ options:
   module:
     description: The module whose checks run.
     type: str
-    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling, dcgm_exporter]
+    choices: [inference_stack, device_plugin, inference_access, inference_ingress, inference_autoscaling, dcgm_exporter, inference_monitoring]
     required: true
   prefix:
     description: Put in front of option names in the message, for example V(serving_runtime_).
@@ -67,6 +67,8 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.ingress import options as ingress_options
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import deploy as autoscaling
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling import options as autoscaling_options
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring import deploy as monitoring
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring import options as monitoring_options
 
 
 def _check_stack(params):
@@ -89,6 +91,7 @@ MODULES = {
     "inference_ingress": (ingress_options.ARGUMENT_SPEC, [], ingress_deploy.plan),
     "inference_autoscaling": (autoscaling_options.ARGUMENT_SPEC, [], autoscaling.plan),
     "dcgm_exporter": (dcgm_exporter_options.ARGUMENT_SPEC, [], _check_dcgm_exporter),
+    "inference_monitoring": (monitoring_options.ARGUMENT_SPEC, [], monitoring.plan),
 }
 
 

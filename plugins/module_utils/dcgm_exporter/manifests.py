@@ -17,7 +17,6 @@ exported_namespace, exported_pod, exported_container.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Dict, List
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.dcgm_exporter.counters import render_counters, valid_counters
@@ -35,6 +34,7 @@ from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate i
     DNS_LABEL,
     DNS_SUBDOMAIN,
     fail,
+    valid_duration,
     valid_image,
     valid_labels,
     valid_toleration,
@@ -57,9 +57,6 @@ DEFAULT_IMAGE = DEFAULTS["image"]
 
 SELECTOR_LABELS = {"app.kubernetes.io/name": NAME}
 COMMON_LABELS = dict(SELECTOR_LABELS, **{"app.kubernetes.io/managed-by": MANAGED_BY})
-
-# Prometheus durations as the ServiceMonitor's CRD accepts them, for example 30s, 1m, 1m30s
-DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 
 # The labels the exporter sets on every GPU series; the Hostname is the node's name (NODE_NAME).
 GPU_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname")
@@ -102,8 +99,7 @@ def validate(spec: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(merged["service_monitor"], bool):
         fail("service_monitor", "expected true or false, got %r" % (merged["service_monitor"],), "Set true or false.")
     scrape = merged["scrape_interval"]
-    if not isinstance(scrape, str) or not scrape or scrape == "0" or not DURATION.match(scrape):
-        fail("scrape_interval", "%r is not a Prometheus duration" % (scrape,), "For example 30s or 1m.")
+    valid_duration("scrape_interval", scrape)
     if not isinstance(merged["tolerations"], list):
         fail("tolerations", "expected a list, got %s" % type(merged["tolerations"]).__name__, "Give a list of tolerations.")
     return {

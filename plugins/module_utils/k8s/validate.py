@@ -19,6 +19,10 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
+# Prometheus durations as prometheus-operator's CRDs accept them, for example 30s, 1m, 1m30s
+DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+_DURATION_UNITS = (("y", 365 * 86400.0), ("w", 7 * 86400.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 0.001))
+
 TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -26,6 +30,15 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 def fail(path: str, problem: str, fix: str) -> NoReturn:
     raise InputError("%s: %s. %s" % (path, problem, fix))
+
+
+def valid_duration(path: str, value: Any, example: str = "30s or 1m") -> float:
+    """A Prometheus duration above zero, in seconds; refused otherwise."""
+    match = DURATION.match(value) if isinstance(value, str) and value not in ("", "0") else None
+    if not match:
+        fail(path, "%r is not a Prometheus duration" % (value,), "For example %s." % example)
+    # the pattern's groups 3, 5, ... hold the number of each unit, in _DURATION_UNITS' order
+    return sum(float(match.group(3 + 2 * i)) * scale for i, (_, scale) in enumerate(_DURATION_UNITS) if match.group(3 + 2 * i))
 
 
 def with_defaults(given: Dict[str, Any], defaults: Dict[str, Any], what: str) -> Dict[str, Any]:

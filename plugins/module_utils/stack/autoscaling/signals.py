@@ -30,7 +30,7 @@ def pod_pattern(workload: str) -> str:
     return "%s-[a-z0-9]+-[a-z0-9]+" % re.escape(workload)
 
 
-def _selector(matchers: Dict[str, Tuple[str, str]]) -> str:
+def selector(matchers: Dict[str, Tuple[str, str]]) -> str:
     return "{%s}" % ",".join("%s%s%s" % (label, op, json.dumps(value)) for label, (op, value) in matchers.items())
 
 
@@ -47,13 +47,13 @@ def query(signal: str, runtime: Runtime, namespace: str, workload: str, model_na
                  "Use gpu_utilization or gpu_memory_used_mib, or a keda.queries entry on a metric your setup exports.")
         matchers = {"namespace": ("=", namespace), "pod": ("=~", pod_pattern(workload)),
                     runtime.model_label or "model": ("=", model_name)}
-        requests = "sum(rate(%s%s[%s]))" % (runtime.request_counter, _selector(matchers), RATE_WINDOW)
+        requests = "sum(rate(%s%s[%s]))" % (runtime.request_counter, selector(matchers), RATE_WINDOW)
         if signal == "requests_per_second":
             return requests, "AverageValue"
         if not runtime.queue_time_counter_us:
             fail(path, "%s has no queue-time metric" % runtime.name,
                  "Use requests_per_second or gpu_utilization instead.")
-        waited = "sum(rate(%s%s[%s]))" % (runtime.queue_time_counter_us, _selector(matchers), RATE_WINDOW)
+        waited = "sum(rate(%s%s[%s]))" % (runtime.queue_time_counter_us, selector(matchers), RATE_WINDOW)
         # Mean queue time per request in ms. With no requests in the window the division has no sample
         # (the > 0 filter) and the `or` answers 0: an idle service has no queue. With no series at all both
         # sides are empty, which KEDA reports as an error.
@@ -61,7 +61,7 @@ def query(signal: str, runtime: Runtime, namespace: str, workload: str, model_na
     labels = {dcgm_label_prefix + "namespace": ("=", namespace), dcgm_label_prefix + "pod": ("=~", pod_pattern(workload))}
     if signal == "gpu_utilization":
         # a pod's GPUs averaged first, so a pod with two GPUs counts once
-        return "sum(avg by (%spod) (%s%s))" % (dcgm_label_prefix, runtime.gpu_utilization_series, _selector(labels)), "AverageValue"
+        return "sum(avg by (%spod) (%s%s))" % (dcgm_label_prefix, runtime.gpu_utilization_series, selector(labels)), "AverageValue"
     if signal == "gpu_memory_used_mib":
-        return "sum(%s%s)" % (runtime.gpu_memory_used_series, _selector(labels)), "AverageValue"
+        return "sum(%s%s)" % (runtime.gpu_memory_used_series, selector(labels)), "AverageValue"
     fail(path, "unknown signal %r" % signal, "Use one of queue_time_ms, requests_per_second, gpu_utilization, gpu_memory_used_mib.")

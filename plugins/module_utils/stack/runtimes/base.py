@@ -50,11 +50,23 @@ class Runtime:
     request_counter: Optional[str] = None
     queue_time_counter_us: Optional[str] = None
     model_label: Optional[str] = None
+    #: what the monitoring rules read beyond those: a histogram of request latency in seconds (its base
+    #: name, without _bucket), else a counter of the microseconds spent serving requests (a mean per
+    #: request, not a percentile); a counter of failed requests, the counters whose sum is every request
+    #: it is a share of, and whether the failure counter carries model_label (else it counts the pod's)
+    latency_histogram_s: Optional[str] = None
+    latency_counter_us: Optional[str] = None
+    failure_counter: Optional[str] = None
+    attempt_counters: Tuple[str, ...] = ()
+    failure_per_model = True
     #: dcgm-exporter's series (etc/default-counters.csv) for the GPUs of a pod of any runtime: utilisation
     #: in percent and framebuffer memory used in MiB; with its Kubernetes mapping the exporter labels
     #: each with the pod and namespace that holds the GPU.
     gpu_utilization_series = "DCGM_FI_DEV_GPU_UTIL"
     gpu_memory_used_series = "DCGM_FI_DEV_FB_USED"
+    gpu_memory_free_series = "DCGM_FI_DEV_FB_FREE"
+    #: the last XID error a GPU reported (0: none since the exporter started)
+    gpu_xid_series = "DCGM_FI_DEV_XID_ERRORS"
     #: "native" where the runtime warms the model before it reports ready; "sidecar" where the module's
     #: warmup sidecar gates readiness
     warmup = "sidecar"

@@ -154,6 +154,7 @@ class KServe(Runtime):
     # The Python model server's prometheus_client histogram of predict latency, labelled model_name: its
     # _count series counts requests. It has no queue.
     request_counter = "request_predict_seconds_count"
+    latency_histogram_s = "request_predict_seconds"
     model_label = "model_name"
     model_options = frozenset(("format", "format_version"))
     versions_fix = "Roll a new version out with kserve.canary_traffic_percent."

@@ -109,6 +109,12 @@ class TorchServe(Runtime):
     request_counter = "ts_inference_requests_total"
     queue_time_counter_us = "ts_queue_latency_microseconds"
     model_label = "model_name"
+    latency_counter_us = "ts_inference_latency_microseconds"
+    # The frontend's API status counters carry Level and Hostname only (no model): the pod's 5XX answers
+    # over the inference requests it received.
+    failure_counter = "Requests5XX"
+    attempt_counters = ("ts_inference_requests_total",)
+    failure_per_model = False
     model_options = frozenset(("mar_file", "version"))
     versions_fix = "TorchServe takes the version from the model archive: set model.version (and model.mar_file)."
 

@@ -125,6 +125,11 @@ class Triton(Runtime):
     request_counter = "nv_inference_request_success"
     queue_time_counter_us = "nv_inference_queue_duration_us"
     model_label = "model"
+    # Cumulative duration of every request (Triton's latency histograms are off by default, and per-request
+    # summaries need --metrics-config); failures are counted per model with a reason label.
+    latency_counter_us = "nv_inference_request_duration_us"
+    failure_counter = "nv_inference_request_failure"
+    attempt_counters = ("nv_inference_request_success", "nv_inference_request_failure")
     warmup = "native"
     model_options = frozenset(("versions", "version_policy", "backend", "max_batch_size", "instance_kind", "inputs", "outputs"))
     versions = "mounted"
