@@ -50,6 +50,11 @@ def _ratio(path: str, value: Any, example: str) -> float:
     return float(value)
 
 
+def _port_name(value: Any) -> bool:
+    """A port name as Kubernetes takes it (IANA service name: up to 15 characters, at least one letter)."""
+    return isinstance(value, str) and len(value) <= 15 and bool(_PORT_NAME.match(value)) and any(c.isalpha() for c in value)
+
+
 def _endpoint(params: Dict[str, Any], runtime) -> Dict[str, Any]:
     """Where Prometheus scrapes: {kind, port, path}; a ServiceMonitor where the stack's own Service exposes the
     metrics port, else a PodMonitor on the pods (KServe's predictor Service is its controller's, without it)."""
@@ -65,7 +70,7 @@ def _endpoint(params: Dict[str, Any], runtime) -> Dict[str, Any]:
     if not isinstance(path, str) or not path.startswith("/"):
         _fail("metrics_path", "%r is not an HTTP path" % (path,), "Give the path, for example /metrics.")
     if own_service and port in runtime.service_ports or (own_service and params["metrics_port"]):
-        if not isinstance(port, str) or not _PORT_NAME.match(port) or len(port) > 15:
+        if not _port_name(port):
             _fail("metrics_port", "%r is not a port name of the Service" % (port,),
                   "A ServiceMonitor names the Service's port: give its name, for example metrics or http.")
         return {"kind": "ServiceMonitor", "port": port, "path": path}
@@ -74,7 +79,7 @@ def _endpoint(params: Dict[str, Any], runtime) -> Dict[str, Any]:
     if runtime.name == "kserve" and not params["metrics_port"]:
         # KServe names the container's port itself: the model server's REST port by number
         return {"kind": "PodMonitor", "port_number": runtime.ports[port], "path": path}
-    if not isinstance(port, str) or not _PORT_NAME.match(port) or len(port) > 15:
+    if not _port_name(port):
         _fail("metrics_port", "%r is neither a container port's name nor a number" % (port,), "For example 8080.")
     return {"kind": "PodMonitor", "port": port, "path": path}
 
