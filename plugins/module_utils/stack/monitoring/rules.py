@@ -33,18 +33,14 @@ LATENCY_MEAN = "inferops:request_latency_seconds:mean%s" % SLOW_WINDOW
 ERROR_RATIO = "inferops:error_ratio:rate%s" % SLOW_WINDOW
 
 
-def _names(counters: Tuple[str, ...]) -> Tuple[str, str]:
-    """A selector's name part for one counter, or for several through __name__ (each may be missing alone)."""
-    if len(counters) == 1:
-        return counters[0], ""
-    return "", "|".join(counters)
-
-
 def _rate(counters: Tuple[str, ...], matchers: Dict[str, Tuple[str, str]], window: str, by: str) -> str:
-    name, pattern = _names(counters)
-    if pattern:
-        matchers = dict(matchers, __name__=("=~", pattern))
-    return "sum by (%s) (rate(%s%s[%s]))" % (by, name, selector(matchers), window)
+    """The summed rate of one counter, or of several added up. Not one selector on __name__: rate() drops the
+    name, and two counters with the same labels then collide (promtool showed it). A counter with no series
+    yet (Triton's failures before the first one) counts as 0 rather than emptying the sum."""
+    rates = ["sum by (%s) (rate(%s%s[%s]))" % (by, counter, selector(matchers), window) for counter in counters]
+    if len(rates) == 1:
+        return rates[0]
+    return "(%s)" % " + ".join([rates[0]] + ["(%s or %s * 0)" % (other, rates[0]) for other in rates[1:]])
 
 
 def service_rules(runtime: Runtime, spec: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
