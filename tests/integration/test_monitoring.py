@@ -187,3 +187,74 @@ def test_promtool_recording_rules_give_the_autoscaling_signals(promtool, tmp_pat
     unit.write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}))
     run = subprocess.run([promtool, "test", "rules", str(unit)], capture_output=True, text=True, check=False, cwd=str(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+# --- the real API server with prometheus-operator's CRDs
+
+def monitoring(kubeconfig, namespace, check_mode=False, **args):
+    base = dict(name="densenet", runtime="torchserve", prometheus_labels=LABELS)
+    base.update(args)
+    return run_module("inference_monitoring", dict(kubeconfig=kubeconfig, namespace=namespace, _ansible_diff=True, **base), check_mode=check_mode)
+
+
+def _selector(match_labels):
+    return ",".join("%s=%s" % item for item in sorted(match_labels.items()))
+
+
+def test_objects_stored_whole_select_the_stacks_service_and_are_idempotent(kubeconfig, k8s, namespace, upstream_crds):
+    stack = run_module("inference_stack", dict(
+        kubeconfig=kubeconfig, namespace=namespace, name="densenet", runtime="torchserve", wait=False,
+        model={"name": "densenet", "storage_uri": "https://models.example.com/densenet161.mar"}))
+    assert stack["rc"] == 0, stack.get("msg")
+    dry = monitoring(kubeconfig, namespace, check_mode=True)
+    assert dry["rc"] == 0 and dry["changed"] is True, dry.get("msg")
+    assert k8s.get(API, "ServiceMonitor", "densenet", namespace) is None and k8s.get(API, "PrometheusRule", "densenet", namespace) is None
+    first = monitoring(kubeconfig, namespace)
+    assert first["rc"] == 0 and first["changed"] is True, first.get("msg")
+    assert [o["ref"] for o in first["objects"]] == ["ServiceMonitor %s/densenet" % namespace, "PrometheusRule %s/densenet" % namespace]
+    _, sent = deploy.plan(dict(name="densenet", namespace=namespace, runtime="torchserve", prometheus_labels=LABELS))
+    for obj in sent:
+        assert_contains(k8s.get(API, obj["kind"], "densenet", namespace), obj, obj["kind"])
+    # the API server, not our builder, says which Services the selector matches: the stack's, and its port is there
+    monitor = k8s.get(API, "ServiceMonitor", "densenet", namespace)
+    matched = k8s.list("v1", "Service", namespace=namespace, label_selector=_selector(monitor["spec"]["selector"]["matchLabels"]))
+    assert [s["metadata"]["name"] for s in matched] == ["densenet"]
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in matched[0]["spec"]["ports"]}
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [namespace]
+    assert all(monitor["metadata"]["labels"][k] == v for k, v in LABELS.items())
+    again_dry = monitoring(kubeconfig, namespace, check_mode=True)
+    assert again_dry["rc"] == 0 and again_dry["changed"] is False, again_dry.get("diff")
+    again = monitoring(kubeconfig, namespace)
+    assert again["rc"] == 0 and again["changed"] is False, again.get("diff")
+    gone_dry = monitoring(kubeconfig, namespace, check_mode=True, state="absent")
+    assert gone_dry["changed"] is True and k8s.get(API, "ServiceMonitor", "densenet", namespace) is not None
+    gone = monitoring(kubeconfig, namespace, state="absent")
+    assert gone["rc"] == 0 and gone["changed"] is True
+    assert k8s.get(API, "ServiceMonitor", "densenet", namespace) is None and k8s.get(API, "PrometheusRule", "densenet", namespace) is None
+    assert monitoring(kubeconfig, namespace, state="absent")["changed"] is False
+
+
+def test_kserve_pod_monitor_is_stored_whole_and_replaces_a_service_monitor(kubeconfig, k8s, namespace, upstream_crds):
+    extra = [{"alert": "IrisSlowPreprocess", "expr": 'histogram_quantile(0.9, sum by (le) (rate(request_preprocess_seconds_bucket[5m]))) > 0.1',
+              "for": "10m", "labels": {"severity": "page"}, "annotations": {"summary": "slow preprocessing"}}]
+    assert monitoring(kubeconfig, namespace, name="iris", runtime="triton")["rc"] == 0
+    result = monitoring(kubeconfig, namespace, name="iris", runtime="kserve", extra_rules=extra)
+    assert result["rc"] == 0, result.get("msg")
+    assert result["removed"] == ["ServiceMonitor %s/iris" % namespace]
+    _, sent = deploy.plan(dict(name="iris", namespace=namespace, runtime="kserve", prometheus_labels=LABELS, extra_rules=extra))
+    for obj in sent:
+        assert_contains(k8s.get(API, obj["kind"], "iris", namespace), obj, obj["kind"])
+    assert k8s.get(API, "ServiceMonitor", "iris", namespace) is None
+    stored = k8s.get(API, "PodMonitor", "iris", namespace)
+    assert stored["spec"]["podMetricsEndpoints"][0]["portNumber"] == 8080
+
+
+def test_bad_input_writes_nothing(kubeconfig, k8s, namespace, upstream_crds):
+    for args, text in [(dict(prometheus_labels={}), "prometheus_labels: empty"),
+                       (dict(runtime="tensorflow_serving"), "--monitoring_config_file"),
+                       (dict(extra_rules=[{"alert": "Broken", "expr": "sum(rate(x[5m])"}]), "extra_rules[0].expr: the query does not parse"),
+                       (dict(scrape_interval="15s", scrape_timeout="30s"), "scrape_timeout: 30s is longer")]:
+        result = monitoring(kubeconfig, namespace, **args)
+        assert result["rc"] != 0 and text in result["msg"], result.get("msg")
+    for kind in builders.KINDS:
+        assert k8s.list(API, kind, namespace=namespace) == []
