@@ -38,7 +38,7 @@ ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta" / "argu
 
 # Roles that expose every option of one module (cluster access aside, which comes from module_defaults).
 WRAPPERS = {"serving_runtime": "inference_stack", "device_plugin": "device_plugin", "access": "inference_access",
-            "ingress_tls": "inference_ingress", "autoscaling": "inference_autoscaling"}
+            "ingress_tls": "inference_ingress", "autoscaling": "inference_autoscaling", "monitoring": "inference_monitoring"}
 
 # Role defaults that differ from the module's on purpose: (role variable) -> why.
 DEFAULT_EXCEPTIONS = {
