@@ -26,6 +26,7 @@ ACCESS = {"access_name": "resnet", "access_runtime": "triton"}
 INGRESS = {"ingress_tls_name": "resnet", "ingress_tls_runtime": "triton", "ingress_tls_hosts": ["resnet.example.com"],
            "ingress_tls_ingress": {"class_name": "nginx"}}
 AUTOSCALING = {"autoscaling_name": "bert", "autoscaling_runtime": "triton", "autoscaling_max_replicas": 4}
+MONITORING = {"monitoring_name": "bert", "monitoring_runtime": "triton", "monitoring_prometheus_labels": {"release": "kube-prometheus-stack"}}
 KEDA = {"prometheus_address": "http://prometheus:9090", "signals": [{"name": "gpu_utilization", "target": 80}]}
 CPU = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
 
@@ -52,7 +53,8 @@ CASES = [
     ("serving_runtime-parts-good", "serving_runtime", "preflight",
      dict(SERVICE, serving_runtime_access={"rbac": {"presets": ["read_pods_and_services"]}},
           serving_runtime_ingress={"hosts": ["resnet.example.com"], "ingress": {"class_name": "nginx"}, "tls": {"mode": "self_signed"}},
-          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}), None),
+          serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}},
+          serving_runtime_monitoring={"prometheus_labels": {"release": "kube-prometheus-stack"}, "latency_slo_ms": 200}), None),
     ("serving_runtime-access-wildcard", "serving_runtime", "preflight",
      dict(SERVICE, serving_runtime_access={"rbac": {"rules": [{"api_groups": [""], "resources": ["*"], "verbs": ["get"]}]}}),
      "serving_runtime_access.rbac.rules[0].resources[0]: '*' is a wildcard"),
@@ -65,6 +67,15 @@ CASES = [
     ("serving_runtime-autoscaling-cooldown-below-load-time", "serving_runtime", "preflight",
      dict(SERVICE, serving_runtime_startup_timeout=900, serving_runtime_autoscaling={"max_replicas": 3, "keda": dict(KEDA, cooldown_period=60)}),
      "serving_runtime_autoscaling.keda.cooldown_period"),
+    ("serving_runtime-monitoring-no-prometheus-labels", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_monitoring={}), "serving_runtime_monitoring.prometheus_labels: empty"),
+    ("serving_runtime-monitoring-extra-rule-does-not-parse", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_monitoring={"prometheus_labels": {"release": "kps"}, "extra_rules": [{"alert": "A", "expr": "sum(up"}]}),
+     "serving_runtime_monitoring.extra_rules[0].expr: the query does not parse"),
+    ("serving_runtime-monitoring-in-render-mode", "serving_runtime", "preflight",
+     dict(SERVICE, serving_runtime_mode="render", serving_runtime_render_dir="/tmp/x",
+          serving_runtime_monitoring={"prometheus_labels": {"release": "kps"}}),
+     "serving_runtime_monitoring: render mode writes no monitoring objects"),
     ("serving_runtime-autoscaling-in-render-mode", "serving_runtime", "preflight",
      dict(SERVICE, serving_runtime_mode="render", serving_runtime_render_dir="/tmp/x",
           serving_runtime_autoscaling={"max_replicas": 3, "hpa": {"metrics": [CPU]}}),
@@ -134,6 +145,13 @@ CASES = [
     ("autoscaling-inline-redis-password", "autoscaling", "preflight",
      dict(AUTOSCALING, autoscaling_keda={"redis": {"address": "redis:6379", "list_name": "q", "password": "s3cret-value"}}),
      "autoscaling_keda.redis.password: an inline password"),
+    ("monitoring-good", "monitoring", "preflight", MONITORING, None),
+    ("monitoring-no-prometheus-labels", "monitoring", "preflight", dict(MONITORING, monitoring_prometheus_labels={}),
+     "monitoring_prometheus_labels: empty"),
+    ("monitoring-tf-serving-without-metrics", "monitoring", "preflight", dict(MONITORING, monitoring_runtime="tensorflow_serving"),
+     "monitoring_runtime: tensorflow_serving as inference_stack runs it serves no metrics endpoint"),
+    ("monitoring-timeout-above-interval", "monitoring", "preflight", dict(MONITORING, monitoring_scrape_timeout="1m"),
+     "monitoring_scrape_timeout: 1m is longer than scrape_interval 30s"),
 ]
 
 
