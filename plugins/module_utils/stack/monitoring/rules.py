@@ -73,7 +73,7 @@ def service_rules(runtime: Runtime, spec: Dict[str, Any]) -> Tuple[List[Dict[str
         record(LATENCY_P99, "histogram_quantile(0.99, %s)" % _rate((runtime.latency_histogram_s + "_bucket",), per_model, SLOW_WINDOW, "namespace, le"))
         latency, how = LATENCY_P99, "p99 latency"
     elif runtime.latency_counter_us and (runtime.attempt_counters or runtime.request_counter):
-        attempts = runtime.attempt_counters or (runtime.request_counter,)
+        attempts: Tuple[str, ...] = runtime.attempt_counters or (str(runtime.request_counter),)
         record(LATENCY_MEAN, "%s / (%s > 0) / 1e6" % (_rate((runtime.latency_counter_us,), per_model, SLOW_WINDOW, "namespace"),
                                                       _rate(attempts, per_model, SLOW_WINDOW, "namespace")))
         latency, how = LATENCY_MEAN, "mean latency (the runtime serves no latency histogram)"
