@@ -32,12 +32,6 @@ _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_PREFIX = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABELS_EXAMPLE = "{release: kube-prometheus-stack}"
-TF_SERVING_FIX = (
-    "TensorFlow Serving serves Prometheus metrics only when started with --monitoring_config_file naming a "
-    "prometheus_config (enable: true, path: /monitoring/prometheus/metrics), which inference_stack does not write yet. "
-    "Start it so yourself and give metrics_port: http and metrics_path: /monitoring/prometheus/metrics, or monitor "
-    "another runtime."
-)
 
 
 def _fail(path: str, problem: str, fix: str) -> NoReturn:
@@ -60,8 +54,8 @@ def _endpoint(params: Dict[str, Any], runtime) -> Dict[str, Any]:
     metrics port, else a PodMonitor on the pods (KServe's predictor Service is its controller's, without it)."""
     port, path = params["metrics_port"], params["metrics_path"]
     if runtime.metrics is None and not port:
-        if runtime.name == "tensorflow_serving":
-            _fail("runtime", "tensorflow_serving as inference_stack runs it serves no metrics endpoint", TF_SERVING_FIX)
+        if runtime.metrics_fix:
+            _fail("runtime", "%s as inference_stack runs it serves no metrics endpoint" % runtime.name, runtime.metrics_fix)
         _fail("metrics_port", "%s has no known metrics endpoint and none was given" % runtime.name,
               "Give metrics_port (the port's name) and metrics_path where the server serves Prometheus metrics.")
     own_service = runtime.backend_service("x") == "x"
@@ -76,8 +70,8 @@ def _endpoint(params: Dict[str, Any], runtime) -> Dict[str, Any]:
         return {"kind": "ServiceMonitor", "port": port, "path": path}
     if isinstance(port, str) and port.isdigit():
         return {"kind": "PodMonitor", "port_number": int(port), "path": path}
-    if runtime.name == "kserve" and not params["metrics_port"]:
-        # KServe names the container's port itself: the model server's REST port by number
+    if not runtime.named_container_ports and not params["metrics_port"]:
+        # the runtime's controller names the container's ports itself (KServe): the port by number
         return {"kind": "PodMonitor", "port_number": runtime.ports[port], "path": path}
     if not _port_name(port):
         _fail("metrics_port", "%r is neither a container port's name nor a number" % (port,), "For example 8080.")

@@ -43,6 +43,8 @@ class Runtime:
     model_root: Optional[str] = None
     #: (port name, path) of the runtime's Prometheus metrics, or None where it serves none by default
     metrics: Optional[Tuple[str, str]] = None
+    #: where metrics is None: why, and what it would take (the monitoring module's refusal)
+    metrics_fix: Optional[str] = None
     #: Prometheus series of the serving process, as its metrics endpoint names them (None where it serves
     #: none): a counter of inference requests, a counter of the microseconds requests waited in the
     #: server's queue, and the label that names the model on both. The autoscaling signals and the

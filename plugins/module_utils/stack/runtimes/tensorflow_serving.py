@@ -97,6 +97,12 @@ class TensorFlowServing(Runtime):
     model_root = "/models"
     # /monitoring/prometheus/metrics exists only with --monitoring_config_file, which the module does not set.
     metrics = None
+    metrics_fix = (
+        "TensorFlow Serving serves Prometheus metrics only when started with --monitoring_config_file naming a "
+        "prometheus_config (enable: true, path: /monitoring/prometheus/metrics), which inference_stack does not write yet. "
+        "Start it so yourself and give metrics_port: http and metrics_path: /monitoring/prometheus/metrics, or monitor "
+        "another runtime."
+    )
     model_options = frozenset(("versions", "version_policy", "latest_versions", "version_labels"))
     versions = "policy"
 
