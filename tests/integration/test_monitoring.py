@@ -51,7 +51,7 @@ def _rules_file(tmp_path, runtime, **extra):
 def test_promtool_checks_every_rule_group(promtool, tmp_path, runtime):
     extra = [{"alert": "BertDown", "expr": 'up{namespace="serving"} == 0', "for": "2m", "labels": {"severity": "page"}},
              {"record": "serving:up:sum", "expr": "sum by (namespace) (up)"}]
-    _, rules = _rules_file(tmp_path, runtime, extra_rules=extra)
+    rules = _rules_file(tmp_path, runtime, extra_rules=extra)[1]
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "SUCCESS" in check.stdout
@@ -106,8 +106,9 @@ def _cases(runtime):
             counted += [_series(other, model, _per_minute(0)) for other in facts.attempt_counters[1:] if other != facts.failure_counter]
             return counted
         cases["InferenceErrorRatioHigh"] = (errors(True), errors(False), {"namespace": NS})
-    memory = (lambda used: [_series(facts.gpu_memory_used_series, gpu, "%dx20" % used),
-                            _series(facts.gpu_memory_free_series, gpu, "%dx20" % (80000 - used))])
+
+    def memory(used):
+        return [_series(facts.gpu_memory_used_series, gpu, "%dx20" % used), _series(facts.gpu_memory_free_series, gpu, "%dx20" % (80000 - used))]
     cases["InferenceGPUMemoryNearFull"] = (memory(79000), memory(40000), dict(pod, gpu="0"))
     cases["InferenceGPUXidError"] = ([_series(facts.gpu_xid_series, gpu, "79x20")], [_series(facts.gpu_xid_series, gpu, "0x20")], dict(pod, gpu="0"))
     ksm = dict(pod, uid="0f1e", container="server", node="")
@@ -182,7 +183,7 @@ def test_promtool_recording_rules_give_the_autoscaling_signals(promtool, tmp_pat
         {"expr": name, "eval_time": "10m", "exp_samples": [{"labels": "%s{%s}" % (name, ",".join('%s="%s"' % i for i in sorted(lab.items()))), "value": value}
                                                            for lab in labels]}
         for name, labels, value in checks]}]
-    assert {name for name, _, _ in checks} <= {r["record"] for r in spec["recording_rules"]}
+    assert {check[0] for check in checks} <= {r["record"] for r in spec["recording_rules"]}
     unit = tmp_path / "records.yaml"
     unit.write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}))
     run = subprocess.run([promtool, "test", "rules", str(unit)], capture_output=True, text=True, check=False, cwd=str(tmp_path))
@@ -212,7 +213,7 @@ def test_objects_stored_whole_select_the_stacks_service_and_are_idempotent(kubec
     first = monitoring(kubeconfig, namespace)
     assert first["rc"] == 0 and first["changed"] is True, first.get("msg")
     assert [o["ref"] for o in first["objects"]] == ["ServiceMonitor %s/densenet" % namespace, "PrometheusRule %s/densenet" % namespace]
-    _, sent = deploy.plan(dict(name="densenet", namespace=namespace, runtime="torchserve", prometheus_labels=LABELS))
+    sent = deploy.plan(dict(name="densenet", namespace=namespace, runtime="torchserve", prometheus_labels=LABELS))[1]
     for obj in sent:
         assert_contains(k8s.get(API, obj["kind"], "densenet", namespace), obj, obj["kind"])
     # the API server, not our builder, says which Services the selector matches: the stack's, and its port is there
@@ -241,7 +242,7 @@ def test_kserve_pod_monitor_is_stored_whole_and_replaces_a_service_monitor(kubec
     result = monitoring(kubeconfig, namespace, name="iris", runtime="kserve", extra_rules=extra)
     assert result["rc"] == 0, result.get("msg")
     assert result["removed"] == ["ServiceMonitor %s/iris" % namespace]
-    _, sent = deploy.plan(dict(name="iris", namespace=namespace, runtime="kserve", prometheus_labels=LABELS, extra_rules=extra))
+    sent = deploy.plan(dict(name="iris", namespace=namespace, runtime="kserve", prometheus_labels=LABELS, extra_rules=extra))[1]
     for obj in sent:
         assert_contains(k8s.get(API, obj["kind"], "iris", namespace), obj, obj["kind"])
     assert k8s.get(API, "ServiceMonitor", "iris", namespace) is None

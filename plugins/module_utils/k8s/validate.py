@@ -21,7 +21,8 @@ LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 # Prometheus durations as prometheus-operator's CRDs accept them, for example 30s, 1m, 1m30s
 DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
-_DURATION_UNITS = (("y", 365 * 86400.0), ("w", 7 * 86400.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 0.001))
+# seconds in each unit of DURATION, in its order (y, w, d, h, m, s, ms)
+_DURATION_SCALES = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 
 TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 TOLERATION_OPERATORS = ("Exists", "Equal")
@@ -37,8 +38,8 @@ def valid_duration(path: str, value: Any, example: str = "30s or 1m") -> float:
     match = DURATION.match(value) if isinstance(value, str) and value not in ("", "0") else None
     if not match:
         fail(path, "%r is not a Prometheus duration" % (value,), "For example %s." % example)
-    # the pattern's groups 3, 5, ... hold the number of each unit, in _DURATION_UNITS' order
-    return sum(float(match.group(3 + 2 * i)) * scale for i, (_, scale) in enumerate(_DURATION_UNITS) if match.group(3 + 2 * i))
+    # the pattern's groups 3, 5, ... hold the number of each unit, in _DURATION_SCALES' order
+    return sum(float(match.group(3 + 2 * i)) * scale for i, scale in enumerate(_DURATION_SCALES) if match.group(3 + 2 * i))
 
 
 def with_defaults(given: Dict[str, Any], defaults: Dict[str, Any], what: str) -> Dict[str, Any]:

@@ -34,7 +34,8 @@ def test_without_a_prefix_the_module_names_its_options():
 
 
 @pytest.mark.parametrize("options, module, error", [
-    ({}, "warmup", "module must be one of dcgm_exporter, device_plugin, inference_access, inference_autoscaling, inference_ingress, inference_monitoring, inference_stack"),
+    ({}, "warmup", "module must be one of dcgm_exporter, device_plugin, inference_access, inference_autoscaling, inference_ingress, "
+                   "inference_monitoring, inference_stack"),
     ([], "device_plugin", "expected a mapping of options"),
     ({"replicas": 2}, "device_plugin", "device_plugin has no option(s) replicas"),
 ])

@@ -23,7 +23,7 @@ def expressions(spec):
 @pytest.mark.parametrize("runtime", MONITORED)
 @pytest.mark.parametrize("prefix", ["", "exported_"])
 def test_every_expression_parses(runtime, prefix):
-    spec, _ = plan(runtime, dcgm_label_prefix=prefix)
+    spec = plan(runtime, dcgm_label_prefix=prefix)[0]
     assert expressions(spec)
     for expr in expressions(spec):
         promql_parser.parse(expr)
@@ -32,7 +32,7 @@ def test_every_expression_parses(runtime, prefix):
 @pytest.mark.parametrize("runtime", MONITORED)
 def test_rules_read_the_runtimes_own_series(runtime):
     facts = runtimes.get(runtime)
-    spec, _ = plan(runtime)
+    spec = plan(runtime)[0]
     text = "\n".join(expressions(spec))
     for series in (facts.request_counter, facts.gpu_utilization_series, facts.gpu_memory_used_series, facts.gpu_xid_series):
         assert series in text
@@ -47,8 +47,8 @@ def test_rules_read_the_runtimes_own_series(runtime):
 
 
 def test_kserve_latency_is_a_p99_from_its_histogram_and_the_others_a_mean():
-    kserve, _ = plan("kserve")
-    triton, _ = plan("triton")
+    kserve = plan("kserve")[0]
+    triton = plan("triton")[0]
     assert any(e.startswith("histogram_quantile(0.99,") and "request_predict_seconds_bucket" in e for e in expressions(kserve))
     assert not any("histogram_quantile" in e for e in expressions(triton))
     assert any(r["record"] == "inferops:request_latency_seconds:mean5m" for r in triton["recording_rules"])
@@ -57,7 +57,7 @@ def test_kserve_latency_is_a_p99_from_its_histogram_and_the_others_a_mean():
 @pytest.mark.parametrize("runtime, kind", [("triton", "ServiceMonitor"), ("onnxruntime", "ServiceMonitor"),
                                            ("torchserve", "ServiceMonitor"), ("kserve", "PodMonitor")])
 def test_the_monitor_kind_follows_the_runtimes_service(runtime, kind):
-    _, objects = plan(runtime)
+    objects = plan(runtime)[1]
     assert objects[0]["kind"] == kind
     endpoints = objects[0]["spec"]["endpoints" if kind == "ServiceMonitor" else "podMetricsEndpoints"]
     assert endpoints[0]["honorLabels"] is False and endpoints[0]["path"] == "/metrics"
@@ -65,7 +65,7 @@ def test_the_monitor_kind_follows_the_runtimes_service(runtime, kind):
 
 def test_extra_rules_are_written_in_a_group_of_their_own():
     extra = [{"alert": "BertDown", "expr": 'up{namespace="serving"} == 0', "for": "2m", "labels": {"severity": "page"}}]
-    _, objects = plan("triton", extra_rules=extra)
+    objects = plan("triton", extra_rules=extra)[1]
     groups = objects[1]["spec"]["groups"]
     assert [g["name"] for g in groups] == ["inferops.serving.bert", "inferops.serving.bert.extra"]
     assert groups[1]["rules"] == extra

@@ -39,19 +39,19 @@ def test_tf_serving_with_its_metrics_endpoint_given_is_monitored_on_the_service(
 
 
 def test_scrape_timeout_equal_to_the_interval_is_accepted():
-    spec, _ = deploy.plan(dict(BASE, scrape_interval="1m", scrape_timeout="60s"))
+    spec = deploy.plan(dict(BASE, scrape_interval="1m", scrape_timeout="60s"))[0]
     assert spec["scrape_timeout"] == "60s"
 
 
 def test_no_rules_and_no_extra_rules_write_no_prometheus_rule():
-    _, objects = deploy.plan(dict(BASE, rules=False))
+    objects = deploy.plan(dict(BASE, rules=False))[1]
     assert [o["kind"] for o in objects] == ["ServiceMonitor"]
-    _, objects = deploy.plan(dict(BASE, rules=False, extra_rules=[{"record": "serving:up:sum", "expr": "sum(up)"}]))
+    objects = deploy.plan(dict(BASE, rules=False, extra_rules=[{"record": "serving:up:sum", "expr": "sum(up)"}]))[1]
     assert [g["name"] for g in objects[1]["spec"]["groups"]] == ["inferops.serving.bert.extra"]
 
 
 def test_without_gpus_no_rule_reads_dcgm_series():
-    spec, _ = deploy.plan(dict(BASE, gpu=False))
+    spec = deploy.plan(dict(BASE, gpu=False))[0]
     assert not any("DCGM" in r["expr"] or "nvidia_com_gpu" in r["expr"] for r in spec["recording_rules"] + spec["alerting_rules"])
 
 
