@@ -209,3 +209,14 @@ def remove_objects(client: K8sClient, objects: List[Obj], check_mode: bool = Fal
         results.append({"ref": ref, "changed": True, "created": False})
         diffs.append({"before": redact(strip_noise(current)), "after": {}, "before_header": ref, "after_header": ref})
     return {"changed": any(r["changed"] for r in results), "results": results, "kept": kept, "diff": diffs}
+
+
+def applied_and_removed(applied: Dict[str, Any], removed: Dict[str, Any]) -> Dict[str, Any]:
+    """A module's result keys from apply_objects' and remove_objects' outcomes: each object applied (changed,
+    created), the refs removed as no longer wanted, and the diff of both."""
+    return {
+        "changed": applied["changed"] or removed["changed"],
+        "objects": [{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in applied["results"]],
+        "removed": [r["ref"] for r in removed["results"]],
+        "diff": removed["diff"] + applied["diff"],
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, object_ref, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import applied_and_removed, apply_objects, object_ref, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.spec import SpecError, validate
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import autoscaling as builders
@@ -105,12 +105,7 @@ def run(client, spec: Dict[str, Any], objects: List[Dict[str, Any]], check_mode:
     # KServe's HPA goes before this module's autoscaler comes, so the two never scale the predictor together
     outcome = apply_objects(client, ([annotation] if own_autoscaler else []) + objects, check_mode=check_mode,
                             force_conflicts=force_conflicts, field_manager=FIELD_MANAGER)
-    return {
-        "changed": outcome["changed"] or removed["changed"],
-        "objects": [{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        "removed": [r["ref"] for r in removed["results"]],
-        "diff": removed["diff"] + outcome["diff"],
-    }
+    return applied_and_removed(outcome, removed)
 
 
 def run_inference_autoscaling(client, module) -> Dict[str, Any]:

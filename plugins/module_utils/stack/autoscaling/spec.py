@@ -85,6 +85,17 @@ def check_promql(path: str, query: Any) -> str:
     return query
 
 
+def check_service(params: Dict[str, Any]) -> None:
+    """The model service a per-model module is applied to: its name, namespace and runtime (the monitoring
+    module checks them the same way)."""
+    if not isinstance(params["name"], str) or len(params["name"]) > 63 or not DNS_LABEL.match(params["name"]):
+        _fail("name", "%r is not a DNS-1123 label" % (params["name"],), "Give the model service's name, as inference_stack has it.")
+    if not isinstance(params["namespace"], str) or not DNS_LABEL.match(params["namespace"]):
+        _fail("namespace", "%r is not a namespace name" % (params["namespace"],), "Give the model service's namespace.")
+    if params["runtime"] not in runtimes.RUNTIMES:
+        _fail("runtime", "unknown runtime %r" % (params["runtime"],), "Use one of %s." % ", ".join(runtimes.RUNTIMES))
+
+
 def _int(path: str, value: Any, minimum: int, maximum: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         _fail(path, "expected a whole number, got %r" % (value,), "Give a number such as %d." % max(minimum, 1))
@@ -308,12 +319,7 @@ def validate(params: Dict[str, Any]) -> Dict[str, Any]:
     """The complete spec, with `warnings` for what is allowed but risky; raises SpecError before anything is written."""
     params = dict(DEFAULTS, **{k: v for k, v in params.items() if v is not None or k not in DEFAULTS})
     state = params.get("state") or "present"
-    if not isinstance(params["name"], str) or len(params["name"]) > 63 or not DNS_LABEL.match(params["name"]):
-        _fail("name", "%r is not a DNS-1123 label" % (params["name"],), "Give the model service's name, as inference_stack has it.")
-    if not isinstance(params["namespace"], str) or not DNS_LABEL.match(params["namespace"]):
-        _fail("namespace", "%r is not a namespace name" % (params["namespace"],), "Give the model service's namespace.")
-    if params["runtime"] not in runtimes.RUNTIMES:
-        _fail("runtime", "unknown runtime %r" % (params["runtime"],), "Use one of %s." % ", ".join(runtimes.RUNTIMES))
+    check_service(params)
     labels = {key: valid_label_value("labels.%s" % key, value) for key, value in (params["labels"] or {}).items()}
     spec: Dict[str, Any] = {
         "name": params["name"], "namespace": params["namespace"], "runtime": params["runtime"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import apply_objects, remove_objects
+from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.apply import applied_and_removed, apply_objects, remove_objects
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.builders import monitoring as builders
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring.spec import SpecError, validate
 
@@ -39,12 +39,7 @@ def run(client, spec: Dict[str, Any], objects: List[Dict[str, Any]], check_mode:
     wanted = {o["kind"] for o in objects}
     removed = remove_objects(client, [r for r in served if r["kind"] not in wanted], check_mode=check_mode, field_manager=FIELD_MANAGER)
     outcome = apply_objects(client, objects, check_mode=check_mode, force_conflicts=force_conflicts, field_manager=FIELD_MANAGER)
-    return {
-        "changed": outcome["changed"] or removed["changed"],
-        "objects": [{"ref": r["ref"], "changed": r["changed"], "created": r["created"]} for r in outcome["results"]],
-        "removed": [r["ref"] for r in removed["results"]],
-        "diff": removed["diff"] + outcome["diff"],
-    }
+    return applied_and_removed(outcome, removed)
 
 
 def run_inference_monitoring(client, module) -> Dict[str, Any]:

@@ -15,13 +15,12 @@ from typing import Any, Dict, List, NoReturn
 
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.options import option_defaults
 from ansible_collections.inferops.kubernetes.plugins.module_utils.k8s.validate import (
-    DNS_LABEL,
     valid_duration,
     valid_label_value,
     valid_labels,
 )
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
-from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.spec import check_promql
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.autoscaling.spec import check_promql, check_service
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring import rules
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring.options import MONITORING_OPTIONS
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.spec import SpecError
@@ -111,12 +110,7 @@ def validate(params: Dict[str, Any]) -> Dict[str, Any]:
     """The complete spec; raises SpecError before anything is written."""
     params = dict(DEFAULTS, **{k: v for k, v in params.items() if v is not None or k not in DEFAULTS})
     state = params.get("state") or "present"
-    if not isinstance(params["name"], str) or len(params["name"]) > 63 or not DNS_LABEL.match(params["name"]):
-        _fail("name", "%r is not a DNS-1123 label" % (params["name"],), "Give the model service's name, as inference_stack has it.")
-    if not isinstance(params["namespace"], str) or not DNS_LABEL.match(params["namespace"]):
-        _fail("namespace", "%r is not a namespace name" % (params["namespace"],), "Give the model service's namespace.")
-    if params["runtime"] not in runtimes.RUNTIMES:
-        _fail("runtime", "unknown runtime %r" % (params["runtime"],), "Use one of %s." % ", ".join(runtimes.RUNTIMES))
+    check_service(params)
     runtime = runtimes.get(params["runtime"])
     spec: Dict[str, Any] = {
         "name": params["name"], "namespace": params["namespace"], "runtime": params["runtime"],
