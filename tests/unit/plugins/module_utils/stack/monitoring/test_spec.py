@@ -11,6 +11,7 @@ import yaml
 
 from ansible_collections.inferops.kubernetes.plugins.filter.input_problem import input_problem
 from ansible_collections.inferops.kubernetes.plugins.module_utils.common.errors import InputError
+from ansible_collections.inferops.kubernetes.plugins.module_utils.stack import runtimes
 from ansible_collections.inferops.kubernetes.plugins.module_utils.stack.monitoring import deploy
 
 BASE = {"name": "bert", "namespace": "serving", "runtime": "triton", "prometheus_labels": {"release": "kube-prometheus-stack"}}
@@ -59,3 +60,15 @@ def test_the_roles_preflight_names_the_roles_variable():
     problem = input_problem(dict(BASE, prometheus_labels={}), "inference_monitoring", prefix="serving_runtime_monitoring_")
     assert problem.startswith("serving_runtime_monitoring_prometheus_labels: empty")
     assert input_problem(BASE, "inference_monitoring") == ""
+
+
+def test_a_runtime_without_a_known_metrics_endpoint_needs_one_given(monkeypatch):
+    class Quiet(runtimes.get("triton").__class__):
+        name = "quiet"
+        metrics = None
+        metrics_fix = None
+    monkeypatch.setitem(runtimes.RUNTIMES, "quiet", Quiet())
+    with pytest.raises(InputError, match=r"^metrics_port: quiet has no known metrics endpoint and none was given\. Give metrics_port"):
+        deploy.plan(dict(BASE, runtime="quiet"))
+    spec = deploy.plan(dict(BASE, runtime="quiet", metrics_port="http"))[0]
+    assert spec["endpoint"] == {"kind": "ServiceMonitor", "port": "http", "path": "/metrics"}
