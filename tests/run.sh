@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: ansible-lint, ansible-test sanity, then unit and integration
-# tests with pytest against the local control plane (or INFEROPS_KUBECONFIG).
+# The whole test suite: the linters (ansible-lint, mypy, changelog fragments, ansible-test sanity, in
+# the background while the cluster starts), the unit tests, then integration tests with pytest against
+# the local control plane (or INFEROPS_KUBECONFIG).
 # Every stage runs; the exit status is non-zero when any stage failed.
 set -uo pipefail
 
@@ -35,6 +36,33 @@ if [ -z "${INFEROPS_KUBECONFIG:-}" ] && [ "$(id -u)" = 0 ]; then
   tests/node/images.sh build >.tmp/logs/images-build.log 2>&1 &
   images_setup=$!
 fi
+# The linters need no cluster: they run in the background while the control plane starts (mostly
+# waiting on its processes), each stage's output kept in their log, which their stage below shows.
+# shellcheck disable=SC2317  # called in the background below
+linters() {
+  local rc=0 t0
+  for check in "ansible-lint (production profile)|ansible-lint" \
+               "mypy (strict on the access layer)|env MYPYPATH=$ANSIBLE_COLLECTIONS_PATH mypy -p ansible_collections.inferops.kubernetes.plugins.module_utils" \
+               "changelog fragments|antsibull-changelog lint" \
+               "ansible-test sanity|tests/sanity.sh"; do
+    if [ "${check%%|*}" = "ansible-test sanity" ]; then
+      # sanity may apt-get install shellcheck: not while the runtimes' set-up may be running apt-get too
+      while kill -0 "$runtimes_setup" 2>/dev/null; do sleep 2; done
+    fi
+    t0=$SECONDS
+    printf '\n--- %s\n' "${check%%|*}"
+    if ${check#*|}; then
+      printf -- '--- %s: ok (%ss)\n' "${check%%|*}" $((SECONDS - t0))
+    else
+      printf -- '--- %s: FAILED (%ss)\n' "${check%%|*}" $((SECONDS - t0))
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+linters >.tmp/logs/linters.log 2>&1 &
+linters_run=$!
+
 # waited NAME PID LOG: the background job's exit status, with its log
 # shellcheck disable=SC2317  # called through stage
 waited() {
@@ -95,10 +123,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-stage "ansible-lint (production profile)" ansible-lint
-stage "mypy (strict on the access layer)" env MYPYPATH="$ANSIBLE_COLLECTIONS_PATH" mypy -p ansible_collections.inferops.kubernetes.plugins.module_utils
-stage "changelog fragments" antsibull-changelog lint
-stage "ansible-test sanity" tests/sanity.sh
+stage "linters: ansible-lint, mypy, changelog fragments, ansible-test sanity" waited linters "$linters_run" .tmp/logs/linters.log
+# The unit tests need no cluster and share no state: two workers.
+stage "unit tests (pytest -n 2)" pytest -q -p no:cacheprovider -n 2 tests/unit
 stage "runtimes venv (real inference servers for tests/runtimes)" waited runtimes "$runtimes_setup" .tmp/logs/runtimes-setup.log
 if [ -n "${prometheus_build:-}" ]; then
   stage "Prometheus and promtool (tests/cluster/build.sh prometheus)" waited prometheus "$prometheus_build" .tmp/logs/prometheus-build.log
@@ -110,8 +137,8 @@ if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED stages so far: %s\n' "${failed[*]}"
 fi
 # pytest runs last so that its summary closes the output.
-printf '\n=== pytest (unit + integration + real node + real runtimes + GPU)\n'
-pytest -p no:cacheprovider tests/unit tests/integration tests/node tests/runtimes tests/gpu
+printf '\n=== pytest (integration + real node + real runtimes + GPU)\n'
+pytest -p no:cacheprovider tests/integration tests/node tests/runtimes tests/gpu
 rc=$?
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED stages: %s\n' "${failed[*]}"
