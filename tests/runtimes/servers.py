@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -50,10 +51,34 @@ def venv_ready():
     return None
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_low():
+    """The lowest port the kernel hands out as a connection's local port (ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free on 127.0.0.1, below the kernel's ephemeral range: a port bind(0) picks there can be taken
+    as the local port of any outgoing connection (the API server's, the kubelet's) before the server binds
+    it, which a CI run saw as TorchServe's "Address already in use"."""
+    low = _ephemeral_low()
+    for _attempt in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port on 127.0.0.1 below %d after 200 tries" % low)
 
 
 def _stat(pid):
