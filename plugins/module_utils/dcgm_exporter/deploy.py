@@ -45,9 +45,7 @@ def _present(client, module, spec):
 def _absent(client, module, spec):
     """Delete what this collection alone manages; from objects shared with others, withdraw only its own fields."""
     objects = builder.build_manifests(dict(spec, service_monitor=True))
-    try:
-        client.namespaced(builder.SERVICE_MONITOR_API, "ServiceMonitor")
-    except K8sCrdMissingError:  # no ServiceMonitor can exist where the kind is not served
+    if not client.served(builder.SERVICE_MONITOR_API, "ServiceMonitor"):  # none can exist where the kind is not served
         objects = [o for o in objects if o["kind"] != "ServiceMonitor"]
     outcome = remove_objects(client, objects, check_mode=module.check_mode)
     result = dict(changed=outcome["changed"], objects=outcome["results"], kept=outcome["kept"])

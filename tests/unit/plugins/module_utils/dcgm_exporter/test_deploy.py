@@ -32,6 +32,9 @@ class Client:
             raise missing_crd_error(api_version, kind)
         return True
 
+    def served(self, api_version, kind):
+        return self.monitors or kind != "ServiceMonitor"
+
 
 @pytest.fixture
 def no_writes(monkeypatch):
